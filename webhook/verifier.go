@@ -181,12 +181,19 @@ func decodeHex(st *state, dst []byte, s string) bool {
 }
 
 // decodeBase64 decodes s, which must be the padded standard base64 of exactly
-// len(dst) bytes, into dst.
+// len(dst) bytes (at most 64), into dst.
 func decodeBase64(st *state, dst []byte, s string) bool {
 	if len(s) != b64.EncodedLen(len(dst)) {
 		return false
 	}
 	st.enc = append(st.enc[:0], s...)
-	n, err := b64.Decode(dst, st.enc)
-	return err == nil && n == len(dst)
+	// Decode may write up to DecodedLen bytes (66 for 88 characters without
+	// padding) before the length is known, more than dst holds.
+	var tmp [66]byte
+	n, err := b64.Decode(tmp[:b64.DecodedLen(len(s))], st.enc)
+	if err != nil || n != len(dst) {
+		return false
+	}
+	copy(dst, tmp[:n])
+	return true
 }

@@ -136,6 +136,10 @@ func TestStandard(t *testing.T) {
 		{name: "bad base64", edit: set(sig, "v1,!!!!"+b64(32)[4:]), want: webhook.ErrMalformed},
 		{name: "unpadded base64", edit: edit(sig, func(s string) string { return strings.TrimRight(s, "=") }), want: webhook.ErrMalformed},
 		{name: "short signature", edit: set(sig, "v1,"+b64(31)), want: webhook.ErrMalformed},
+		// 44 and 88 characters without padding decode to 33 and 66 bytes:
+		// found by FuzzStandardHeader, this once overran the decode buffer.
+		{name: "v1 full length without padding", edit: set(sig, "v1,"+strings.Repeat("0", 44)), want: webhook.ErrMalformed},
+		{name: "v1a full length without padding", edit: set(sig, "v1a,"+strings.Repeat("0", 88)), want: webhook.ErrMalformed},
 		{name: "hex instead of base64", edit: set(sig, "v1,"+hex.EncodeToString(make([]byte, 32))), want: webhook.ErrMalformed},
 		{name: "no comma", edit: set(sig, "v1"), want: webhook.ErrMalformed},
 		{name: "empty entry", edit: edit(sig, func(s string) string { return s + "  " + s }), want: webhook.ErrMalformed},
@@ -229,6 +233,7 @@ func TestShopify(t *testing.T) {
 		{name: "missing", edit: del(sig), want: webhook.ErrNoSignature},
 		{name: "bad base64", edit: set(sig, "*"+b64(32)[1:]), want: webhook.ErrMalformed},
 		{name: "hex instead of base64", edit: set(sig, hex.EncodeToString(make([]byte, 32))), want: webhook.ErrMalformed},
+		{name: "full length without padding", edit: set(sig, strings.Repeat("0", 44)), want: webhook.ErrMalformed},
 		{name: "prefixed", edit: edit(sig, func(s string) string { return "sha256=" + s }), want: webhook.ErrMalformed},
 	})
 }
