@@ -1,0 +1,384 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fender-dev/fender/internal/store"
+)
+
+// Ingest stores e durably; see store.Store.
+func (s *Store) Ingest(ctx context.Context, e store.NewEvent) (store.IngestResult, error) {
+	if err := e.Validate(); err != nil {
+		return store.IngestResult{}, err
+	}
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = time.Now()
+	}
+	headers, err := encodeHeaders(e.Headers)
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	id := store.NewID()
+	var res store.IngestResult
+	err = s.write(ctx, func(tx *wtx) error {
+		r, err := tx.stmt(s.stmts.ingest).Exec(id, e.Source, e.EventID, e.ResourceKey, e.ContentType,
+			headers, e.Body, micros(e.ReceivedAt), e.Recovered)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			res = store.IngestResult{ID: id}
+			return nil
+		}
+		res.Duplicate = true
+		return tx.stmt(s.stmts.lookup).QueryRow(e.Source, e.EventID).Scan(&res.ID)
+	})
+	if err != nil {
+		return store.IngestResult{}, s.fail("ingest", err)
+	}
+	return res, nil
+}
+
+// Claim leases due pending events to owner; see store.Store.
+func (s *Store) Claim(ctx context.Context, sources []string, owner string, limit int, lease time.Duration, now time.Time) ([]store.Event, error) {
+	if owner == "" {
+		return nil, &store.InvalidError{Field: "owner", Reason: "empty"}
+	}
+	if limit <= 0 || lease <= 0 {
+		return nil, nil
+	}
+	srcs := ""
+	if len(sources) > 0 {
+		b, _ := json.Marshal(sources)
+		srcs = string(b)
+	}
+	var out []store.Event
+	err := s.write(ctx, func(tx *wtx) error {
+		out = out[:0]
+		rows, err := tx.stmt(s.stmts.claim).Query(owner, micros(now.Add(lease)), micros(now), srcs, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.fail("claim", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAt.Equal(out[j].NextAt) {
+			return out[i].NextAt.Before(out[j].NextAt)
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return out, nil
+}
+
+// Finish records an attempt and moves the event to out; see store.Store.
+func (s *Store) Finish(ctx context.Context, eventID, owner string, a store.Attempt, out store.Outcome, now time.Time) error {
+	if err := out.Validate(); err != nil {
+		return err
+	}
+	next := out.NextAt
+	if next.IsZero() {
+		next = now
+	}
+	err := s.write(ctx, func(tx *wtx) error {
+		var n int
+		err := tx.stmt(s.stmts.finish).QueryRow(out.Status, micros(next), out.Error, micros(now), eventID, owner).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			var status string
+			if err := tx.stmt(s.stmts.exists).QueryRow(eventID).Scan(&status); errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			} else if err != nil {
+				return err
+			}
+			return store.ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.stmt(s.stmts.addAttempt).Exec(eventID, n, micros(a.StartedAt), a.Duration.Microseconds(),
+			a.Status, a.Category, a.Error, store.Excerpt(a.ResponseExcerpt))
+		return err
+	})
+	if err != nil {
+		return s.fail("finish "+eventID, err)
+	}
+	return nil
+}
+
+// Release clears every lease owner holds; see store.Store.
+func (s *Store) Release(ctx context.Context, owner string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		_, err := tx.stmt(s.stmts.releaseOwner).Exec(owner)
+		return err
+	})
+	if err != nil {
+		return s.fail("release", err)
+	}
+	return nil
+}
+
+// Replay makes a finished event pending again; see store.Store.
+func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		r, err := tx.stmt(s.stmts.replay).Exec(micros(now), id)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var status string
+		if err := tx.stmt(s.stmts.exists).QueryRow(id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		} else {
+			return err
+		}
+	})
+	if err != nil {
+		return s.fail("replay "+id, err)
+	}
+	return nil
+}
+
+// ReplayMatching replays every finished event matching f; see store.Store.
+func (s *Store) ReplayMatching(ctx context.Context, f store.Filter, now time.Time) (int, error) {
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	if f.Status == store.StatusPending {
+		return 0, nil
+	}
+	where, args := filterWhere(f, false)
+	q := `UPDATE events SET status = 'pending', next_at = ?, delivered_at = NULL,
+		lease_owner = NULL, lease_until = NULL
+		WHERE status <> 'pending'` + where
+	var n int64
+	err := s.write(ctx, func(tx *wtx) error {
+		r, err := tx.tx.Exec(q, append([]any{micros(now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, s.fail("replay", err)
+	}
+	return int(n), nil
+}
+
+// purgeChunk bounds the rows one purge transaction deletes, so ingests
+// queued behind it wait for a short commit only.
+const purgeChunk = 500
+
+// Purge deletes finished events received before before; see store.Store.
+func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *wtx) error {
+			r, err := tx.stmt(s.stmts.purge).Exec(micros(before), purgeChunk)
+			if err != nil {
+				return err
+			}
+			n, err = r.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, s.fail("purge", err)
+		}
+		total += int(n)
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
+// GetEvent returns one event with its attempts; see store.Store.
+func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, []store.Attempt, error) {
+	if s.closed.Load() {
+		return store.Event{}, nil, store.ErrClosed
+	}
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Event{}, nil, s.fail("get event", err)
+	}
+	defer tx.Rollback()
+	e, err := scanEvent(tx.QueryRowContext(ctx, "SELECT "+eventCols+" FROM events WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Event{}, nil, fmt.Errorf("sqlite: get event %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Event{}, nil, s.fail("get event", err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+attemptCols+" FROM attempts WHERE event_id = ? ORDER BY n", id)
+	if err != nil {
+		return store.Event{}, nil, s.fail("get event", err)
+	}
+	defer rows.Close()
+	var as []store.Attempt
+	for rows.Next() {
+		var a store.Attempt
+		var started, dur int64
+		if err := rows.Scan(&a.EventID, &a.N, &started, &dur, &a.Status, &a.Category, &a.Error, &a.ResponseExcerpt); err != nil {
+			return store.Event{}, nil, s.fail("get event", err)
+		}
+		a.StartedAt = fromMicros(started)
+		a.Duration = time.Duration(dur) * time.Microsecond
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Event{}, nil, s.fail("get event", err)
+	}
+	return e, as, nil
+}
+
+// ListEvents pages through events, newest first; see store.Store.
+func (s *Store) ListEvents(ctx context.Context, f store.Filter) ([]store.Event, string, error) {
+	if err := f.Validate(); err != nil {
+		return nil, "", err
+	}
+	if s.closed.Load() {
+		return nil, "", store.ErrClosed
+	}
+	limit := f.PageLimit()
+	where, args := filterWhere(f, true)
+	q := "SELECT " + listCols + " FROM events WHERE 1=1" + where + " ORDER BY id DESC LIMIT ?"
+	rows, err := s.rdb.QueryContext(ctx, q, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", s.fail("list events", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, "", s.fail("list events", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.fail("list events", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// QueueDepth counts events by source and status; see store.Store.
+func (s *Store) QueueDepth(ctx context.Context) (map[string]map[string]int, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT source, status, COUNT(*) FROM events GROUP BY source, status")
+	if err != nil {
+		return nil, s.fail("queue depth", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var src, status string
+		var n int
+		if err := rows.Scan(&src, &status, &n); err != nil {
+			return nil, s.fail("queue depth", err)
+		}
+		if out[src] == nil {
+			out[src] = map[string]int{}
+		}
+		out[src][status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("queue depth", err)
+	}
+	return out, nil
+}
+
+// filterWhere renders f as " AND …" conditions; withCursor adds After.
+func filterWhere(f store.Filter, withCursor bool) (string, []any) {
+	var b strings.Builder
+	var args []any
+	if f.Source != "" {
+		b.WriteString(" AND source = ?")
+		args = append(args, f.Source)
+	}
+	if f.Status != "" {
+		b.WriteString(" AND status = ?")
+		args = append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		b.WriteString(" AND received_at >= ?")
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(" AND received_at < ?")
+		args = append(args, micros(f.Until))
+	}
+	if withCursor && f.After != "" {
+		b.WriteString(" AND id < ?")
+		args = append(args, f.After)
+	}
+	return b.String(), args
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(r scanner) (store.Event, error) {
+	var e store.Event
+	var headers string
+	var next, received int64
+	var delivered sql.NullInt64
+	if err := r.Scan(&e.Seq, &e.ID, &e.Source, &e.EventID, &e.ResourceKey, &e.ContentType, &headers, &e.Body,
+		&e.Status, &e.Attempts, &next, &received, &delivered, &e.LastError, &e.Recovered); err != nil {
+		return store.Event{}, err
+	}
+	e.NextAt = fromMicros(next)
+	e.ReceivedAt = fromMicros(received)
+	if delivered.Valid {
+		t := fromMicros(delivered.Int64)
+		e.DeliveredAt = &t
+	}
+	if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
+		return store.Event{}, fmt.Errorf("event %s headers: %w", e.ID, err)
+	}
+	if len(e.Headers) == 0 {
+		e.Headers = nil
+	}
+	return e, nil
+}
+
+func encodeHeaders(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: headers: %w", err)
+	}
+	return string(b), nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

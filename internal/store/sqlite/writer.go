@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/fender-dev/fender/internal/store"
+)
+
+// request is one write queued for the writer goroutine. fn runs inside the
+// batch transaction, within its own savepoint; it reports request-level
+// failures (ErrLeaseLost, ErrNotFound, …) by returning them. Its results are
+// stored by fn in variables the caller reads after done.
+type request struct {
+	ctx  context.Context
+	fn   func(tx *wtx) error
+	done chan error // buffered: the writer never blocks on an answer
+}
+
+// wtx is the batch transaction as request functions see it: prepared
+// statements bound to it, cached for the batch.
+type wtx struct {
+	tx    *sql.Tx
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func (w *wtx) stmt(s *sql.Stmt) *sql.Stmt {
+	if b, ok := w.bound[s]; ok {
+		return b
+	}
+	b := w.tx.Stmt(s)
+	w.bound[s] = b
+	return b
+}
+
+// write queues fn and waits for its batch to commit. A canceled ctx stops
+// the wait; the write may still commit, but it is not acknowledged.
+func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer owns the write connection: it commits queued requests in batches
+// until reqs is closed and drained.
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*request, 0, s.maxBatch)
+	for {
+		r, ok := <-s.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs batch in one transaction and answers every request. The
+// statements deliberately run without the callers' contexts: interrupting a
+// statement would roll back the whole transaction, everyone's writes.
+func (s *Store) commit(batch []*request) {
+	errs := make([]error, len(batch))
+	answer := func(batchErr error) {
+		for i, r := range batch {
+			if batchErr != nil && errs[i] == nil {
+				errs[i] = batchErr
+			}
+			r.done <- errs[i]
+		}
+	}
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		answer(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	w := &wtx{tx: tx, bound: make(map[*sql.Stmt]*sql.Stmt, 8)}
+	abort := func(err error) {
+		_ = tx.Rollback()
+		for i := range errs {
+			errs[i] = nil // nothing of this batch is kept
+		}
+		answer(err)
+	}
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err // the caller is gone; don't write what nobody waits for
+			continue
+		}
+		if _, err := w.stmt(s.stmts.savepoint).Exec(); err != nil {
+			abort(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
+		}
+		if err := r.fn(w); err != nil {
+			errs[i] = err
+			// ROLLBACK TO fails when SQLite already rolled the whole
+			// transaction back (I/O error, disk full): the batch is lost.
+			if _, rerr := w.stmt(s.stmts.rollbackTo).Exec(); rerr != nil {
+				abort(fmt.Errorf("sqlite: write: %w", errors.Join(err, rerr)))
+				return
+			}
+		}
+		if _, err := w.stmt(s.stmts.release).Exec(); err != nil {
+			abort(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		// A failed COMMIT can leave the transaction open on the connection.
+		_, _ = s.wdb.ExecContext(ctx, "ROLLBACK")
+		for i := range errs {
+			errs[i] = nil
+		}
+		answer(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	answer(nil)
+}
