@@ -462,8 +462,8 @@ sources:
 	// Also the key=value DSN form.
 	for dsn, want := range map[string]string{
 		"host=db user=fender password=" + secrets["PGPASS"] + " dbname=f": "host=db user=fender password=**** dbname=f",
-		"host=db password='" + secrets["PGPASS"] + " x' dbname=f":        "host=db password=**** dbname=f",
-		"postgres://db/f?password=" + secrets["PGPASS"]:                  "postgres://db/f?password=****",
+		"host=db password='" + secrets["PGPASS"] + " x' dbname=f":         "host=db password=**** dbname=f",
+		"postgres://db/f?password=" + secrets["PGPASS"]:                   "postgres://db/f?password=****",
 	} {
 		if got := maskDSN(dsn); got != want {
 			t.Errorf("maskDSN(%q) = %q, want %q", dsn, got, want)
@@ -493,7 +493,7 @@ func TestEffectiveRoundTrip(t *testing.T) {
 	if err := c.WriteEffective(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "retention: 168h") {
+	if !strings.Contains(buf.String(), "retention: 168h\n") || !strings.Contains(buf.String(), "- 5m\n") || !strings.Contains(buf.String(), "tolerance: 5m\n") {
 		t.Errorf("durations not readable:\n%s", buf.String())
 	}
 }

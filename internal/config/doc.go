@@ -9,7 +9,7 @@
 //   - ${VAR} and ${VAR:-default} are expanded from the getenv function
 //     given (nil means no variables) before parsing; "$$" is a literal "$";
 //   - keys absent from the file keep their defaults, and a key written empty
-//     is empty: "listen: {admin: ''}" does not open the admin listener;
+//     is empty: an empty listen.admin does not open the admin listener;
 //     each upstream and source starts from DefaultUpstream and DefaultSource;
 //   - durations are written "250ms", "5s", "2h" (a bare number is an error,
 //     never nanoseconds), percentages "20%", sizes "1MiB";

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -157,10 +158,56 @@ func (c *Config) WriteEffective(w io.Writer) error {
 }
 
 func writeYAML(w io.Writer, c *Config) error {
+	var n yaml.Node
+	if err := n.Encode(c); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	shortenDurations(&n, reflect.TypeFor[Config]())
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(&n); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	return enc.Close()
+}
+
+// shortenDurations rewrites the durations of the encoded node n of type t
+// as people write them: "168h" rather than "168h0m0s".
+func shortenDurations(n *yaml.Node, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == durationType:
+		if n.Kind == yaml.ScalarNode {
+			n.Value = formatDuration(n.Value)
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				shortenDurations(n.Content[i+1], ft)
+			}
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			shortenDurations(n.Content[i], t.Elem())
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, e := range n.Content {
+			shortenDurations(e, t.Elem())
+		}
+	}
+}
+
+// formatDuration drops the zero minutes and seconds time.Duration.String
+// writes: "2h0m0s" → "2h", "5m0s" → "5m".
+func formatDuration(s string) string {
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
