@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fender-dev/fender/internal/admin"
+	"github.com/fender-dev/fender/internal/config"
+	"github.com/fender-dev/fender/internal/proxy"
+	"github.com/fender-dev/fender/internal/telemetry"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, path, err := loadConfig("serve", args, getenv, stderr)
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			fmt.Fprintln(stderr, ve.Error())
+			return &reportedError{err: err, code: exitUsage}
+		}
+		return err
+	}
+	log, err := telemetry.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if path == "" {
+		log.Info("no config file (no -c and no ./fender.yaml): starting with defaults",
+			"storage", cfg.Storage.Driver+" "+cfg.Storage.DSN, "upstreams", 0, "sources", 0, "version", version)
+	} else {
+		log.Info("starting", "config", path, "upstreams", len(cfg.Upstreams), "sources", len(cfg.Sources), "version", version)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	metrics := telemetry.NewMetrics()
+	tracing, err := telemetry.NewTracing(ctx, getenv, version)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer tracing.Shutdown(context.Background())
+
+	px, err := proxy.New(cfg, proxy.Options{Logger: log, Metrics: metrics, Tracing: tracing})
+	if err != nil {
+		return err
+	}
+	adm := admin.New(admin.Options{Token: cfg.Admin.Token, Metrics: metrics.Handler(), Logger: log})
+
+	var servers []*http.Server
+	listen := func(name, addr string, h http.Handler) error {
+		if addr == "" {
+			return nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+		}
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, srv)
+		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("listener failed", "listener", name, "err", err)
+				stop()
+			}
+		}()
+		return nil
+	}
+	closeAll := func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	if err := listen("proxy", cfg.Listen.Proxy, px); err != nil {
+		closeAll()
+		return err
+	}
+	if err := listen("admin", cfg.Listen.Admin, adm); err != nil {
+		closeAll()
+		return err
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			reload(path, getenv, px, log)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(sctx); err != nil {
+				log.Warn("drain cut short", "err", err)
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// reload re-reads the config file and applies upstream and source policies.
+// A config that fails validation is refused and the running one stays.
+func reload(path string, getenv func(string) string, px *proxy.Proxy, log *slog.Logger) {
+	if path == "" {
+		log.Warn("SIGHUP: running without a config file, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		log.Error("SIGHUP: config refused, keeping the running one", "config", path, "err", err.Error())
+		return
+	}
+	if err := px.Reload(cfg); err != nil {
+		log.Error("SIGHUP: reload failed, keeping the running one", "err", err.Error())
+		return
+	}
+	log.Info("SIGHUP: config reloaded", "config", path, "upstreams", len(cfg.Upstreams))
+}

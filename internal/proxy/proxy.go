@@ -1,0 +1,462 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/fender-dev/fender/internal/config"
+	"github.com/fender-dev/fender/internal/telemetry"
+	"github.com/fender-dev/fender/resilience"
+)
+
+// Response headers fender adds.
+const (
+	HeaderUpstream  = "Fender-Upstream"
+	HeaderAttempts  = "Fender-Attempts"
+	HeaderRequestID = "X-Request-Id"
+	HeaderError     = "Fender-Error"
+)
+
+// Options are the collaborators of a Proxy. Logger and Metrics are
+// required; Tracing may be nil (no trace context).
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *telemetry.Metrics
+	Tracing *telemetry.Tracing
+	// Base, when set, replaces every upstream's default http.Transport
+	// (tests use it to reach toxiproxy or count connections).
+	Base http.RoundTripper
+}
+
+// Proxy is the egress http.Handler.
+type Proxy struct {
+	opts      Options
+	upstreams atomic.Pointer[map[string]*upstream]
+	mu        sync.Mutex // serialises Reload
+}
+
+// upstream is one configured upstream with its live policy chain.
+type upstream struct {
+	name     string
+	cfg      config.Upstream
+	base     *url.URL
+	rt       *resilience.Transport
+	headers  [][2]string // injected, canonical keys
+	requests map[resilience.Category]prometheus.Counter
+	attempts map[resilience.Category]prometheus.Counter
+	duration prometheus.Observer
+}
+
+// New builds a Proxy for the upstreams of cfg.
+func New(cfg *config.Config, opts Options) (*Proxy, error) {
+	p := &Proxy{opts: opts}
+	if err := p.Reload(cfg); err != nil {
+		return nil, err
+	}
+	opts.Metrics.Registry.MustRegister(&collector{p: p})
+	return p, nil
+}
+
+// Reload replaces the upstreams with those of cfg. An upstream whose
+// configuration did not change keeps its transport, so its breaker state,
+// pause and connections survive; in-flight requests finish on the
+// transport they started with.
+func (p *Proxy) Reload(cfg *config.Config) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := map[string]*upstream{}
+	if cur := p.upstreams.Load(); cur != nil {
+		old = *cur
+	}
+	next := make(map[string]*upstream, len(cfg.Upstreams))
+	for name, uc := range cfg.Upstreams {
+		if o, ok := old[name]; ok && reflect.DeepEqual(o.cfg, *uc) {
+			next[name] = o
+			continue
+		}
+		u, err := p.newUpstream(name, uc)
+		if err != nil {
+			return err
+		}
+		next[name] = u
+	}
+	p.upstreams.Store(&next)
+	for name, o := range old {
+		if next[name] != o {
+			o.rt.CloseIdleConnections()
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) newUpstream(name string, uc *config.Upstream) (*upstream, error) {
+	base, err := url.Parse(uc.URL)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: url: %w", name, err)
+	}
+	rt, err := resilience.New(name, uc.Policy, resilience.Options{Base: p.opts.Base, AllowPrivateNetwork: uc.AllowPrivateNetwork})
+	if err != nil {
+		return nil, err
+	}
+	u := &upstream{name: name, cfg: *uc, base: base, rt: rt,
+		requests: map[resilience.Category]prometheus.Counter{},
+		attempts: map[resilience.Category]prometheus.Counter{},
+		duration: p.opts.Metrics.UpstreamDuration.WithLabelValues(name),
+	}
+	for k, v := range uc.Headers {
+		u.headers = append(u.headers, [2]string{http.CanonicalHeaderKey(k), v})
+	}
+	for _, c := range allCategories {
+		u.requests[c] = p.opts.Metrics.UpstreamRequests.WithLabelValues(name, string(c))
+		u.attempts[c] = p.opts.Metrics.UpstreamAttempts.WithLabelValues(name, string(c))
+	}
+	return u, nil
+}
+
+var allCategories = []resilience.Category{
+	resilience.CategoryOK, resilience.CategoryServerError, resilience.CategoryClientError, resilience.CategoryAuth,
+	resilience.CategoryRateLimited, resilience.CategoryTimeout, resilience.CategoryConnect, resilience.CategoryCircuitOpen,
+	resilience.CategoryBudgetExhausted, resilience.CategoryConcurrencyLimited, resilience.CategoryForbiddenDestination,
+	resilience.CategoryCanceled,
+}
+
+// Upstream returns the live transport of an upstream, for status pages.
+func (p *Proxy) Upstream(name string) (*resilience.Transport, bool) {
+	u, ok := (*p.upstreams.Load())[name]
+	if !ok {
+		return nil, false
+	}
+	return u.rt, true
+}
+
+// Names returns the configured upstream names.
+func (p *Proxy) Names() []string {
+	m := *p.upstreams.Load()
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	return names
+}
+
+// ServeHTTP proxies {upstream}/{path}.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := r.Header.Get(HeaderRequestID)
+	if reqID == "" || len(reqID) > 200 {
+		reqID = newRequestID()
+		r.Header.Set(HeaderRequestID, reqID)
+	}
+	w.Header().Set(HeaderRequestID, reqID)
+
+	ctx := r.Context()
+	var span trace.Span
+	if t := p.opts.Tracing; t != nil {
+		ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		ctx, span = t.Tracer.Start(ctx, "egress", trace.WithSpanKind(trace.SpanKindClient))
+		defer span.End()
+	}
+
+	rec := logRecord{reqID: reqID, method: r.Method, start: start, span: span}
+	name, rest, ok := splitRoute(r)
+	rec.path = rest
+	if !ok {
+		p.answer(w, &rec, nil, CategoryBadRequest, 0, "request target must be an origin-form path /{upstream}/{path}; absolute URLs and CONNECT are not proxied")
+		return
+	}
+	rec.upstream = name
+	u, ok := (*p.upstreams.Load())[name]
+	if !ok {
+		p.answer(w, &rec, nil, CategoryUnknownUpstream, 0, fmt.Sprintf("no upstream named %q is configured", name))
+		return
+	}
+	w.Header().Set(HeaderUpstream, name)
+	target, err := u.target(rest, r.URL.RawQuery)
+	if err != nil {
+		p.answer(w, &rec, u, CategoryBadRequest, 0, err.Error())
+		return
+	}
+
+	removeHopHeaders(r.Header)
+	for _, kv := range u.headers {
+		r.Header[kv[0]] = []string{kv[1]}
+	}
+	if p.opts.Tracing != nil {
+		r.Header.Del("Tracestate")
+		p.opts.Tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	out := (&http.Request{
+		Method:        r.Method,
+		URL:           target,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        r.Header,
+		Body:          r.Body,
+		ContentLength: r.ContentLength,
+		Host:          target.Host,
+	}).WithContext(ctx)
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+
+	var rep resilience.Report
+	resp, err := u.rt.Do(out, &rep)
+	rec.attempts = rep.Attempts
+	rec.timing = rep.Timing
+	for _, o := range rep.Outcomes {
+		if c := u.attempts[o]; c != nil {
+			c.Inc()
+		}
+	}
+	u.duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		var fe *resilience.Error
+		if !errors.As(err, &fe) {
+			fe = &resilience.Error{Category: resilience.CategoryConnect, Attempts: rep.Attempts, Err: err}
+		}
+		if r.Context().Err() != nil {
+			fe.Category = resilience.CategoryCanceled
+		}
+		p.answer(w, &rec, u, fe.Category, fe.RetryAfter, detail(fe))
+		return
+	}
+	defer resp.Body.Close()
+	rec.category = rep.Category
+	rec.status = resp.StatusCode
+	h := w.Header()
+	removeHopHeaders(resp.Header)
+	copyHeader(h, resp.Header)
+	h.Set(HeaderUpstream, name)
+	h.Set(HeaderRequestID, reqID)
+	h.Set(HeaderAttempts, strconv.Itoa(rep.Attempts))
+	w.WriteHeader(resp.StatusCode)
+	if err := copyBody(w, resp); err != nil {
+		rec.bodyErr = err
+	}
+	p.finish(&rec, u)
+}
+
+// detail explains a failure without leaking upstream URLs or secrets.
+func detail(fe *resilience.Error) string {
+	switch fe.Category {
+	case resilience.CategoryTimeout:
+		if errors.Is(fe.Err, resilience.ErrTotalTimeout) {
+			return "the total deadline passed before the upstream answered"
+		}
+		return "every attempt timed out"
+	case resilience.CategoryCircuitOpen:
+		return "the upstream failed too often recently; calls are refused until the breaker half-opens"
+	case resilience.CategoryBudgetExhausted:
+		return "the attempt failed and the retry budget for this upstream is spent"
+	case resilience.CategoryConcurrencyLimited:
+		return "the upstream's concurrency limit is reached"
+	case resilience.CategoryRateLimited:
+		if errors.Is(fe.Err, resilience.ErrUpstreamPaused) {
+			return "the upstream answered 429 with Retry-After; calls are paused until then"
+		}
+		return "the local rate limit for this upstream is reached"
+	case resilience.CategoryForbiddenDestination:
+		return "the upstream resolves to a private or reserved address and allow_private_network is not set"
+	case resilience.CategoryCanceled:
+		return "the client closed the request"
+	case resilience.CategoryConnect:
+		if fe.Err != nil {
+			return "could not reach the upstream: " + connectReason(fe.Err)
+		}
+	}
+	return ""
+}
+
+// connectReason names the connect failure without addresses.
+func connectReason(err error) string {
+	s := err.Error()
+	for _, r := range []string{"connection refused", "connection reset by peer", "no such host", "EOF", "tls", "certificate", "i/o timeout", "server misbehaving"} {
+		if strings.Contains(s, r) {
+			return r
+		}
+	}
+	return "connection failed"
+}
+
+// target builds the upstream URL for the escaped path rest.
+func (u *upstream) target(rest, rawQuery string) (*url.URL, error) {
+	unescaped, err := url.PathUnescape(rest)
+	if err != nil {
+		return nil, fmt.Errorf("malformed path escape in %q", rest)
+	}
+	for seg := range strings.SplitSeq(unescaped, "/") {
+		if seg == "." || seg == ".." {
+			return nil, errors.New("dot segments (. and ..) are not allowed in proxied paths")
+		}
+	}
+	basePath := strings.TrimSuffix(u.base.Path, "/")
+	baseRaw := strings.TrimSuffix(u.base.EscapedPath(), "/")
+	t := &url.URL{Scheme: u.base.Scheme, Host: u.base.Host, Path: basePath + "/" + unescaped, RawQuery: rawQuery}
+	if raw := baseRaw + "/" + rest; raw != t.Path {
+		t.RawPath = raw
+	}
+	return t, nil
+}
+
+// splitRoute returns the upstream name and the escaped rest of the path.
+// Only origin-form targets are routed: fender never takes an absolute URL
+// or the Host header as a destination.
+func splitRoute(r *http.Request) (name, rest string, ok bool) {
+	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
+		return "", "", false
+	}
+	p := r.URL.EscapedPath()
+	p = strings.TrimPrefix(p, "/")
+	name, rest, _ = strings.Cut(p, "/")
+	return name, rest, true
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBody streams the upstream body to the client, flushing as it goes
+// when the response is a stream (no Content-Length, or event-stream).
+func copyBody(w http.ResponseWriter, resp *http.Response) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	flush := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flush {
+				rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func newRequestID() string {
+	var b [32]byte
+	const hex = "0123456789abcdef"
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := range 16 {
+		b[i] = hex[(a>>(60-4*i))&0xf]
+		b[16+i] = hex[(c>>(60-4*i))&0xf]
+	}
+	return string(b[:])
+}
+
+// answer writes a problem for a category fender answers itself.
+func (p *Proxy) answer(w http.ResponseWriter, rec *logRecord, u *upstream, c resilience.Category, retryAfter time.Duration, detail string) {
+	rec.category = c
+	rec.status = Status(c)
+	if rec.attempts > 0 {
+		w.Header().Set(HeaderAttempts, strconv.Itoa(rec.attempts))
+	}
+	WriteProblem(w, newProblem(c, rec.upstream, rec.attempts, rec.reqID, detail), retryAfter)
+	p.finish(rec, u)
+}
+
+// logRecord collects what the request's log line says.
+type logRecord struct {
+	reqID, method, path, upstream string
+	start                         time.Time
+	span                          trace.Span
+	status, attempts              int
+	category                      resilience.Category
+	timing                        resilience.Timing
+	bodyErr                       error
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (p *Proxy) finish(rec *logRecord, u *upstream) {
+	if u != nil {
+		if c := u.requests[rec.category]; c != nil {
+			c.Inc()
+		}
+	}
+	level := slog.LevelInfo
+	if rec.status >= 500 || rec.bodyErr != nil {
+		level = slog.LevelWarn
+	}
+	lg := p.opts.Logger
+	if !lg.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("request_id", rec.reqID),
+	)
+	if rec.span != nil {
+		if sc := rec.span.SpanContext(); sc.HasTraceID() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+	}
+	attrs = append(attrs,
+		slog.String("upstream", rec.upstream),
+		slog.String("method", rec.method),
+		slog.String("path", "/"+rec.path),
+		slog.Int("status", rec.status),
+		slog.String("category", string(rec.category)),
+		slog.Int("attempts", rec.attempts),
+		slog.Float64("duration_ms", ms(time.Since(rec.start))),
+		slog.Float64("dns_ms", ms(rec.timing.DNS)),
+		slog.Float64("connect_ms", ms(rec.timing.Connect)),
+		slog.Float64("tls_ms", ms(rec.timing.TLS)),
+		slog.Float64("ttfb_ms", ms(rec.timing.TTFB)),
+	)
+	if rec.bodyErr != nil {
+		attrs = append(attrs, slog.String("body_error", rec.bodyErr.Error()))
+	}
+	lg.LogAttrs(context.Background(), level, "proxy", attrs...)
+}
+
+// collector exports per-upstream gauges read at scrape time.
+type collector struct{ p *Proxy }
+
+var (
+	breakerDesc  = prometheus.NewDesc("fender_upstream_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", []string{"upstream"}, nil)
+	inFlightDesc = prometheus.NewDesc("fender_upstream_in_flight", "Calls in flight, response bodies still streaming included.", []string{"upstream"}, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- breakerDesc
+	ch <- inFlightDesc
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	for name, u := range *c.p.upstreams.Load() {
+		state := 0.0
+		switch u.rt.BreakerState() {
+		case "half-open":
+			state = 1
+		case "open":
+			state = 2
+		}
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, state, name)
+		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(u.rt.InFlight()), name)
+	}
+}
