@@ -180,7 +180,9 @@ func NewStandardSigner(secret string) (*StandardSigner, error) {
 	return &StandardSigner{key: sym, priv: priv}, nil
 }
 
-// NewStandardSignerEd25519 returns a v1a signer for a raw ed25519 private key.
+// NewStandardSignerEd25519 returns a v1a signer for a raw ed25519 private key,
+// which must be ed25519.PrivateKeySize bytes (Sign panics otherwise, as
+// ed25519.Sign does).
 func NewStandardSignerEd25519(key ed25519.PrivateKey) *StandardSigner {
 	return &StandardSigner{priv: key}
 }
