@@ -225,6 +225,10 @@ func (c *checker) mapping(n *yaml.Node, path string, field func(string) (reflect
 			}
 			continue
 		}
+		if isNull(k) || k.Value == "" {
+			c.bad(path, k, "a key must not be empty")
+			continue
+		}
 		key := joinKey(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
 			c.bad(key, k, "defined twice (first at line %d)", first)

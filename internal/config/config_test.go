@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -610,5 +611,48 @@ func TestExpandSkipsComments(t *testing.T) {
 	_, err = Expand("# ok ${\n\nx: ${B\n", nil)
 	if err == nil || !strings.Contains(err.Error(), "line 3:") {
 		t.Errorf("error = %v, want it on line 3", err)
+	}
+}
+
+func TestMergeKeys(t *testing.T) {
+	c, err := Parse([]byte(`
+upstreams:
+  a: &base
+    url: https://a.example.com
+    timeout: { attempt: 1s, total: 3s }
+  b:
+    <<: *base
+    url: https://b.example.com
+`), "merge.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Upstreams["b"]
+	if b.URL != "https://b.example.com" || b.Timeout.Attempt != time.Second || b.Retry.MaxAttempts != 3 {
+		t.Errorf("merged upstream = %+v", b)
+	}
+	_, err = Parse([]byte("upstreams:\n  a: &base\n    url: https://a.example.com\n    bogus: 1\n  b:\n    <<: *base\n"), "merge.yaml", nil)
+	wantProblem(t, err, Problem{Key: "upstreams.a.bogus", Line: 4, Msg: "unknown key"})
+}
+
+func TestParseConcurrently(t *testing.T) {
+	data, err := os.ReadFile("../../examples/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for range 8 {
+		go func() {
+			c, err := Parse(data, "full.yaml", env(fullEnv))
+			if err == nil {
+				err = c.WriteEffective(io.Discard)
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

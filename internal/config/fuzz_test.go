@@ -62,6 +62,12 @@ func FuzzParse(f *testing.F) {
 // and the last bits of percentages.
 func normalize(c *Config) {
 	c.src = nil
+	if len(c.Upstreams) == 0 {
+		c.Upstreams = nil
+	}
+	if len(c.Sources) == 0 {
+		c.Sources = nil
+	}
 	round := func(p *resilience.Percent) {
 		*p = resilience.Percent(math.Round(float64(*p)*1e9) / 1e9)
 	}
