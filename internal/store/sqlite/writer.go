@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/fender-dev/fender/internal/store"
 )
@@ -85,7 +87,11 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		t0 := time.Now()
 		s.commit(batch)
+		if debugBatches {
+			fmt.Fprintf(os.Stderr, "batch %d in %v\n", len(batch), time.Since(t0))
+		}
 		clear(batch)
 	}
 }
@@ -151,3 +157,5 @@ func (s *Store) commit(batch []*request) {
 	}
 	answer(nil)
 }
+
+var debugBatches = os.Getenv("DEBUGB") != ""
