@@ -1,0 +1,17 @@
+// Package postgres is fender's shared store driver: several fender
+// instances on one PostgreSQL database, through pgx/v5.
+//
+// Ingests are group-committed by a small batcher: everything queued goes
+// in one INSERT … SELECT FROM unnest(…) ON CONFLICT (source, event_id) DO
+// NOTHING RETURNING id round trip, then one look-up of the duplicates' ids.
+// Claims use UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), so
+// instances never lease the same event. Times come from the callers (now
+// parameters), never from the database clock.
+//
+// Schema migrations (migrations/*.sql) run at Open under a transaction-level
+// advisory lock, so instances starting together apply each version once.
+// Config.Schema puts everything in its own schema (tests use one per test).
+//
+// Connections come from a small built-in pool (pool.go): pgxpool needs
+// github.com/jackc/puddle/v2, which the module does not require yet.
+package postgres
