@@ -222,5 +222,5 @@ func (p *Percent) UnmarshalText(b []byte) error {
 
 // MarshalText writes the percentage as "20%".
 func (p Percent) MarshalText() ([]byte, error) {
-	return []byte(strconv.FormatFloat(float64(p)*100, 'f', -1, 64) + "%"), nil
+	return []byte(strconv.FormatFloat(float64(p)*100, 'g', 10, 64) + "%"), nil
 }

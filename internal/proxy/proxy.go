@@ -306,6 +306,9 @@ func (u *upstream) target(rest, rawQuery string) (*url.URL, error) {
 			return nil, errors.New("dot segments (. and ..) are not allowed in proxied paths")
 		}
 	}
+	if strings.ContainsFunc(rawQuery, func(r rune) bool { return r == '#' || r < 0x20 || r == 0x7f }) {
+		return nil, errors.New("the query string holds a fragment or control character")
+	}
 	basePath := strings.TrimSuffix(u.base.Path, "/")
 	baseRaw := strings.TrimSuffix(u.base.EscapedPath(), "/")
 	t := &url.URL{Scheme: u.base.Scheme, Host: u.base.Host, Path: basePath + "/" + unescaped, RawQuery: rawQuery}
