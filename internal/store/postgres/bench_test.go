@@ -1,0 +1,48 @@
+package postgres_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fender-dev/fender/internal/store"
+)
+
+// body is a typical small webhook payload.
+var body = []byte(`{"id":"evt_1NZ","object":"event","type":"charge.succeeded","data":{"object":{"id":"ch_3NZ","amount":2000,"currency":"usd","status":"succeeded"}}}`)
+
+// benchIngest measures acknowledged (committed) ingests per second from
+// 32×GOMAXPROCS concurrent callers.
+func benchIngest(b *testing.B, maxBatch int) {
+	cfg := testSchema(b)
+	cfg.MaxBatch = maxBatch
+	s := openTest(b, cfg)
+	var n atomic.Int64
+	now := time.Now()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, err := s.Ingest(context.Background(), store.NewEvent{
+				Source: "stripe", EventID: "evt_" + strconv.FormatInt(n.Add(1), 10),
+				ContentType: "application/json", Body: body, ReceivedAt: now,
+				Headers: map[string]string{"User-Agent": "Stripe/1.0"},
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ingests/s")
+}
+
+// BenchmarkIngestParallel: group commit, one INSERT round trip for
+// everything queued.
+func BenchmarkIngestParallel(b *testing.B) { benchIngest(b, 0) }
+
+// BenchmarkIngestNaive: the same callers, one INSERT (one commit) per ingest
+// over the connection pool: the baseline.
+func BenchmarkIngestNaive(b *testing.B) { benchIngest(b, 1) }
