@@ -193,7 +193,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.id, rec.duplicate = res.ID, res.Duplicate
 	if res.Duplicate {
 		count(c.duplicate)
-		w.Header().Set(HeaderDuplicate, "true")
+		w.Header()[HeaderDuplicate] = headerTrue
 	} else {
 		count(c.accepted)
 		if in.opts.OnIngest != nil {

@@ -72,12 +72,19 @@ func (in *Inbox) ack(w http.ResponseWriter, rec *record) {
 		b = append(b, `,"duplicate":false}`+"\n"...)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 	in.logLine(rec)
 }
+
+// Constant header values, shared to save an allocation per answer (as
+// net/http does); never modified.
+var (
+	jsonContentType = []string{"application/json"}
+	headerTrue      = []string{"true"}
+)
 
 // appendJSONString appends s as a JSON string. Fender ids are UUIDs; any
 // other character takes the encoding/json path.
