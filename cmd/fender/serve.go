@@ -16,6 +16,8 @@ import (
 
 	"github.com/fender-dev/fender/internal/admin"
 	"github.com/fender-dev/fender/internal/config"
+	"github.com/fender-dev/fender/internal/inbox"
+	storeopen "github.com/fender-dev/fender/internal/store/open"
 	"github.com/fender-dev/fender/internal/proxy"
 	"github.com/fender-dev/fender/internal/telemetry"
 )
@@ -51,11 +53,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer tracing.Shutdown(context.Background())
 
+	st, err := storeopen.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	if err != nil {
+		return fmt.Errorf("open %s store: %w", cfg.Storage.Driver, err)
+	}
+	defer st.Close()
+
 	px, err := proxy.New(cfg, proxy.Options{Logger: log, Metrics: metrics, Tracing: tracing})
 	if err != nil {
 		return err
 	}
-	adm := admin.New(admin.Options{Token: cfg.Admin.Token, Metrics: metrics.Handler(), Logger: log})
+	in, err := inbox.New(cfg, st, inbox.Options{Logger: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	adm := admin.New(admin.Options{Token: cfg.Admin.Token, Metrics: metrics.Handler(), Logger: log, Ready: st.Ping})
+	admin.RegisterEvents(adm, st, time.Now)
 
 	var servers []*http.Server
 	listen := func(name, addr string, h http.Handler) error {
@@ -92,6 +105,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		closeAll()
 		return err
 	}
+	if err := listen("webhooks", cfg.Listen.Webhooks, in); err != nil {
+		closeAll()
+		return err
+	}
 	if err := listen("admin", cfg.Listen.Admin, adm); err != nil {
 		closeAll()
 		return err
@@ -103,7 +120,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for {
 		select {
 		case <-hup:
-			reload(path, getenv, px, log)
+			reload(path, getenv, px, in, log)
 			continue
 		case <-ctx.Done():
 		}
@@ -131,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // reload re-reads the config file and applies upstream and source policies.
 // A config that fails validation is refused and the running one stays.
-func reload(path string, getenv func(string) string, px *proxy.Proxy, log *slog.Logger) {
+func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.Inbox, log *slog.Logger) {
 	if path == "" {
 		log.Warn("SIGHUP: running without a config file, nothing to reload")
 		return
@@ -141,9 +158,15 @@ func reload(path string, getenv func(string) string, px *proxy.Proxy, log *slog.
 		log.Error("SIGHUP: config refused, keeping the running one", "config", path, "err", err.Error())
 		return
 	}
-	if err := px.Reload(cfg); err != nil {
-		log.Error("SIGHUP: reload failed, keeping the running one", "err", err.Error())
+	// Sources first: their reload can still be refused without leaving
+	// the upstreams half-applied.
+	if err := in.Reload(cfg); err != nil {
+		log.Error("SIGHUP: sources refused, keeping the running config", "err", err.Error())
 		return
 	}
-	log.Info("SIGHUP: config reloaded", "config", path, "upstreams", len(cfg.Upstreams))
+	if err := px.Reload(cfg); err != nil {
+		log.Error("SIGHUP: upstreams refused, keeping the running ones", "err", err.Error())
+		return
+	}
+	log.Info("SIGHUP: config reloaded", "config", path, "upstreams", len(cfg.Upstreams), "sources", len(cfg.Sources))
 }
