@@ -17,8 +17,8 @@ import (
 	"github.com/fender-dev/fender/internal/admin"
 	"github.com/fender-dev/fender/internal/config"
 	"github.com/fender-dev/fender/internal/inbox"
-	storeopen "github.com/fender-dev/fender/internal/store/open"
 	"github.com/fender-dev/fender/internal/proxy"
+	storeopen "github.com/fender-dev/fender/internal/store/open"
 	"github.com/fender-dev/fender/internal/telemetry"
 )
 
