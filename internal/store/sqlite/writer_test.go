@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ func TestBatchIsolation(t *testing.T) {
 
 	// Hold the writer so the next requests queue into one batch.
 	hold, held := make(chan struct{}), make(chan struct{})
+	var unhold sync.Once
+	defer unhold.Do(func() { close(hold) }) // a failing test must not leave the writer stuck
 	go s.write(ctx, func(*wtx) error { close(held); <-hold; return nil })
 	<-held
 
@@ -33,12 +36,13 @@ func TestBatchIsolation(t *testing.T) {
 		err error
 	}
 	ingest := func(id string) chan result {
+		queued := len(s.reqs) + 1
 		ch := make(chan result, 1)
 		go func() {
 			r, err := s.Ingest(ctx, store.NewEvent{Source: "s", EventID: id, ReceivedAt: at})
 			ch <- result{r, err}
 		}()
-		waitQueued(t, s, len(s.reqs)+1)
+		waitQueued(t, s, queued)
 		return ch
 	}
 	a := ingest("a")
@@ -56,7 +60,7 @@ func TestBatchIsolation(t *testing.T) {
 	waitQueued(t, s, 2)
 	b := ingest("b")
 	a2 := ingest("a")
-	close(hold)
+	unhold.Do(func() { close(hold) })
 
 	if err := <-bad; err == nil {
 		t.Fatal("bad request succeeded")
