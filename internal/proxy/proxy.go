@@ -54,6 +54,7 @@ type Proxy struct {
 // upstream is one configured upstream with its live policy chain.
 type upstream struct {
 	name     string
+	nameHdr  []string // Fender-Upstream value, shared by every response
 	cfg      config.Upstream
 	base     *url.URL
 	rt       *resilience.Transport
@@ -114,7 +115,7 @@ func (p *Proxy) newUpstream(name string, uc *config.Upstream) (*upstream, error)
 	if err != nil {
 		return nil, err
 	}
-	u := &upstream{name: name, cfg: *uc, base: base, rt: rt,
+	u := &upstream{name: name, nameHdr: []string{name}, cfg: *uc, base: base, rt: rt,
 		requests: map[resilience.Category]prometheus.Counter{},
 		attempts: map[resilience.Category]prometheus.Counter{},
 		duration: p.opts.Metrics.UpstreamDuration.WithLabelValues(name),
@@ -158,12 +159,13 @@ func (p *Proxy) Names() []string {
 // ServeHTTP proxies {upstream}/{path}.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := r.Header.Get(HeaderRequestID)
-	if reqID == "" || len(reqID) > 200 {
-		reqID = newRequestID()
-		r.Header.Set(HeaderRequestID, reqID)
+	reqIDs := r.Header[HeaderRequestID]
+	if len(reqIDs) != 1 || reqIDs[0] == "" || len(reqIDs[0]) > 200 {
+		reqIDs = []string{newRequestID()}
+		r.Header[HeaderRequestID] = reqIDs
 	}
-	w.Header().Set(HeaderRequestID, reqID)
+	reqID := reqIDs[0]
+	w.Header()[HeaderRequestID] = reqIDs
 
 	ctx := r.Context()
 	var span trace.Span
@@ -186,7 +188,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.answer(w, &rec, nil, CategoryUnknownUpstream, 0, fmt.Sprintf("no upstream named %q is configured", name))
 		return
 	}
-	w.Header().Set(HeaderUpstream, name)
+	w.Header()[HeaderUpstream] = u.nameHdr
 	target, err := u.target(rest, r.URL.RawQuery)
 	if err != nil {
 		p.answer(w, &rec, u, CategoryBadRequest, 0, err.Error())
@@ -243,9 +245,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	removeHopHeaders(resp.Header)
 	copyHeader(h, resp.Header)
-	h.Set(HeaderUpstream, name)
-	h.Set(HeaderRequestID, reqID)
-	h.Set(HeaderAttempts, strconv.Itoa(rep.Attempts))
+	// fender's own headers win over an upstream's of the same name.
+	h[HeaderUpstream] = u.nameHdr
+	h[HeaderRequestID] = reqIDs
+	h[HeaderAttempts] = attemptsHeader(rep.Attempts)
 	w.WriteHeader(resp.StatusCode)
 	if err := copyBody(w, resp); err != nil {
 		rec.bodyErr = err
@@ -360,6 +363,23 @@ func copyBody(w http.ResponseWriter, resp *http.Response) error {
 	}
 }
 
+// attemptsValues are the Fender-Attempts values of the common counts,
+// shared so a response does not allocate one.
+var attemptsValues = func() [][]string {
+	v := make([][]string, 11)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
+
+func attemptsHeader(n int) []string {
+	if n >= 0 && n < len(attemptsValues) {
+		return attemptsValues[n]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
 func newRequestID() string {
 	var b [32]byte
 	const hex = "0123456789abcdef"
@@ -376,7 +396,7 @@ func (p *Proxy) answer(w http.ResponseWriter, rec *logRecord, u *upstream, c res
 	rec.category = c
 	rec.status = Status(c)
 	if rec.attempts > 0 {
-		w.Header().Set(HeaderAttempts, strconv.Itoa(rec.attempts))
+		w.Header()[HeaderAttempts] = attemptsHeader(rec.attempts)
 	}
 	WriteProblem(w, newProblem(c, rec.upstream, rec.attempts, rec.reqID, detail), retryAfter)
 	p.finish(rec, u)
