@@ -29,6 +29,9 @@ const (
 	CategoryRateLimited          Category = "rate_limited"
 	CategoryForbiddenDestination Category = "forbidden_destination"
 	CategoryCanceled             Category = "canceled"
+	// CategoryThrottled: rejected locally by the adaptive throttle because
+	// the upstream has been failing.
+	CategoryThrottled Category = "throttled"
 )
 
 // Categories of upstream responses.
@@ -86,6 +89,7 @@ var (
 	ErrRateLimited        = errors.New("local rate limit reached")
 	ErrUpstreamPaused     = errors.New("upstream paused after 429 with Retry-After")
 	ErrBudgetExhausted    = errors.New("retry budget exhausted")
+	ErrThrottled          = errors.New("adaptive throttle: the upstream has been failing")
 )
 
 // errClass is what the chain learns from a transport error.

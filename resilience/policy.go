@@ -18,6 +18,17 @@ type Policy struct {
 	Breaker     Breaker     `yaml:"breaker" json:"breaker"`
 	Concurrency Concurrency `yaml:"concurrency" json:"concurrency"`
 	RateLimit   RateLimit   `yaml:"rate_limit" json:"rate_limit"`
+	Throttle    Throttle    `yaml:"throttle" json:"throttle"`
+}
+
+// Throttle is adaptive client-side throttling (Google SRE book, "Handling
+// Overload"): over Window, calls are rejected locally with probability
+// max(0, (requests − K·accepts) / (requests + 1)), so a struggling upstream
+// sees fewer requests, not more. K 0 turns it off; a lower K throttles
+// sooner. Non-critical upstreams use 1+(K−1)/2 so they are throttled first.
+type Throttle struct {
+	K      float64       `yaml:"k" json:"k"`
+	Window time.Duration `yaml:"window" json:"window"`
 }
 
 // Timeouts bounds one attempt and the whole call, retries and waits included.
@@ -97,6 +108,7 @@ func DefaultPolicy() Policy {
 			HalfOpenProbes: 1,
 		},
 		Concurrency: Concurrency{Max: 100},
+		Throttle:    Throttle{K: 2, Window: time.Minute},
 	}
 }
 
@@ -164,6 +176,12 @@ func (p Policy) Validate() []error {
 	}
 	if p.RateLimit.Burst < 0 {
 		bad("rate_limit.burst", "must not be negative")
+	}
+	if p.Throttle.K != 0 && p.Throttle.K < 1 {
+		bad("throttle.k", "must be 0 (off) or at least 1")
+	}
+	if p.Throttle.K != 0 && p.Throttle.Window <= 0 {
+		bad("throttle.window", "must be greater than 0")
 	}
 	return errs
 }

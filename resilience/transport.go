@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/failsafe-go/failsafe-go/adaptivethrottler"
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"golang.org/x/time/rate"
@@ -44,6 +45,8 @@ type Options struct {
 	// Rand returns a uniform value in [0,1) for backoff jitter; nil uses
 	// math/rand/v2.
 	Rand func() float64
+	// NonCritical upstreams are throttled sooner (see Throttle).
+	NonCritical bool
 }
 
 // Transport is an http.RoundTripper applying one upstream's Policy. It is
@@ -58,6 +61,7 @@ type Transport struct {
 	bulkhead bulkhead.Bulkhead[*attempt]
 	limiter  *rate.Limiter
 	breaker  circuitbreaker.CircuitBreaker[*attempt]
+	throttle adaptivethrottler.AdaptiveThrottler[*attempt] // nil when off
 	budget   *retryBudget
 
 	pausedUntil atomic.Int64 // unix nanoseconds; a 429 with Retry-After pauses the upstream
@@ -104,6 +108,15 @@ func New(name string, p Policy, opts Options) (*Transport, error) {
 			burst = 1
 		}
 		t.limiter = rate.NewLimiter(rate.Limit(p.RateLimit.RPS), burst)
+	}
+	if k := p.Throttle.K; k > 0 {
+		if opts.NonCritical {
+			k = 1 + (k-1)/2
+		}
+		t.throttle = adaptivethrottler.NewBuilder[*attempt]().
+			WithFailureRateThreshold(1-1/k, 10, p.Throttle.Window).
+			WithMaxRejectionRate(0.95).
+			Build()
 	}
 	t.breaker = circuitbreaker.NewBuilder[*attempt]().
 		WithFailureRateThreshold(float64(p.Breaker.FailureRate), uint(p.Breaker.MinRequests), p.Breaker.Window).
@@ -239,6 +252,13 @@ func (t *Transport) Do(req *http.Request, rep *Report) (*http.Response, error) {
 		r.CancelAt(now)
 		return fail(CategoryRateLimited, d, ErrRateLimited)
 	}
+	if t.throttle != nil && !t.throttle.TryAcquirePermit() {
+		// A rejected call is still a request the upstream did not accept:
+		// the SRE formula counts it, so the throttle does not relax just
+		// because it is rejecting.
+		t.throttle.RecordFailure()
+		return fail(CategoryThrottled, time.Second, ErrThrottled)
+	}
 	if !t.breaker.TryAcquirePermit() {
 		d := t.breaker.RemainingDelay()
 		return fail(CategoryCircuitOpen, d, ErrCircuitOpen)
@@ -256,6 +276,7 @@ func (t *Transport) Do(req *http.Request, rep *Report) (*http.Response, error) {
 	t.budget.calls.Add(1)
 	a, err := c.run()
 	t.budget.calls.Add(-1)
+	t.recordThrottle(rep.Outcomes)
 	if c.retrying {
 		t.budget.release()
 	}
@@ -281,6 +302,31 @@ func (t *Transport) Do(req *http.Request, rep *Report) (*http.Response, error) {
 	a.resp.Body = &releaseBody{ReadCloser: a.resp.Body, c: c}
 	ok = true
 	return a.resp, nil
+}
+
+// recordThrottle feeds the adaptive throttle with every attempt: an
+// attempt the upstream answered without 5xx or 429 is an accept.
+func (t *Transport) recordThrottle(outcomes []Category) {
+	if t.throttle == nil {
+		return
+	}
+	for _, o := range outcomes {
+		switch o {
+		case CategoryServerError, CategoryRateLimited, CategoryTimeout, CategoryConnect:
+			t.throttle.RecordFailure()
+		case CategoryCanceled, CategoryForbiddenDestination:
+		default:
+			t.throttle.RecordSuccess()
+		}
+	}
+}
+
+// ThrottleRate returns the adaptive throttle's current rejection rate.
+func (t *Transport) ThrottleRate() float64 {
+	if t.throttle == nil {
+		return 0
+	}
+	return t.throttle.RejectionRate()
 }
 
 // recordBreaker feeds the breaker with the final outcome of a call.

@@ -551,3 +551,52 @@ func TestBackoffFullJitterBounds(t *testing.T) {
 		t.Errorf("full jitter lower bound = %v, want 0", got)
 	}
 }
+
+// TestAdaptiveThrottle: with the upstream failing 80% of requests, the
+// share of calls that reach it falls towards what it accepts, and recovers
+// once it heals.
+func TestAdaptiveThrottle(t *testing.T) {
+	var hits, accepted atomic.Int64
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := hits.Add(1)
+		if healthy.Load() || n%5 == 0 {
+			accepted.Add(1)
+			return
+		}
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	p := testPolicy()
+	p.Retry.MaxAttempts = 1
+	p.Breaker.MinRequests = 1 << 30 // breaker out of the way
+	p.Throttle = Throttle{K: 2, Window: 500 * time.Millisecond}
+	tr := newTransport(t, p)
+	call := func() {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		if resp, err := tr.RoundTrip(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	const calls = 2000
+	for range calls {
+		call()
+	}
+	ratio := float64(hits.Load()) / calls
+	t.Logf("failing 80%%: %d calls, %d reached the upstream (%.2f), %d accepted; upstream requests per accept %.2f",
+		calls, hits.Load(), ratio, accepted.Load(), float64(hits.Load())/float64(accepted.Load()))
+	if ratio > 0.5 {
+		t.Errorf("%.2f of calls reached a failing upstream, want the throttle to hold it under 0.5", ratio)
+	}
+	healthy.Store(true)
+	time.Sleep(600 * time.Millisecond) // let the window slide past the failures
+	before := hits.Load()
+	for range 200 {
+		call()
+	}
+	healed := float64(hits.Load()-before) / 200
+	t.Logf("healed: %.2f of calls reach it", healed)
+	if healed < 0.95 {
+		t.Errorf("after healing only %.2f of calls reach the upstream", healed)
+	}
+}

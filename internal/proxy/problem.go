@@ -27,7 +27,8 @@ func Status(c resilience.Category) int {
 		return http.StatusGatewayTimeout
 	case resilience.CategoryConnect:
 		return http.StatusBadGateway
-	case resilience.CategoryCircuitOpen, resilience.CategoryBudgetExhausted, resilience.CategoryConcurrencyLimited:
+	case resilience.CategoryCircuitOpen, resilience.CategoryBudgetExhausted, resilience.CategoryConcurrencyLimited,
+		resilience.CategoryThrottled:
 		return http.StatusServiceUnavailable
 	case resilience.CategoryRateLimited:
 		return http.StatusTooManyRequests
@@ -52,6 +53,7 @@ var titles = map[resilience.Category]string{
 	resilience.CategoryRateLimited:          "Rate limited",
 	resilience.CategoryForbiddenDestination: "Forbidden destination",
 	resilience.CategoryCanceled:             "Client closed request",
+	resilience.CategoryThrottled:            "Throttled",
 	CategoryUnknownUpstream:                 "Unknown upstream",
 	CategoryBadRequest:                      "Bad request",
 }

@@ -31,6 +31,7 @@ const (
 	HeaderAttempts  = "Fender-Attempts"
 	HeaderRequestID = "X-Request-Id"
 	HeaderError     = "Fender-Error"
+	HeaderFallback  = "Fender-Fallback"
 )
 
 // Options are the collaborators of a Proxy. Logger and Metrics are
@@ -62,6 +63,7 @@ type upstream struct {
 	requests map[resilience.Category]prometheus.Counter
 	attempts map[resilience.Category]prometheus.Counter
 	duration prometheus.Observer
+	degraded map[string]prometheus.Counter // kind: stale, fallback, shed
 }
 
 // New builds a Proxy for the upstreams of cfg.
@@ -111,7 +113,9 @@ func (p *Proxy) newUpstream(name string, uc *config.Upstream) (*upstream, error)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: url: %w", name, err)
 	}
-	rt, err := resilience.New(name, uc.Policy, resilience.Options{Base: p.opts.Base, AllowPrivateNetwork: uc.AllowPrivateNetwork})
+	rt, err := resilience.New(name, uc.Policy, resilience.Options{
+		Base: p.opts.Base, AllowPrivateNetwork: uc.AllowPrivateNetwork, NonCritical: !uc.Critical,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +123,10 @@ func (p *Proxy) newUpstream(name string, uc *config.Upstream) (*upstream, error)
 		requests: map[resilience.Category]prometheus.Counter{},
 		attempts: map[resilience.Category]prometheus.Counter{},
 		duration: p.opts.Metrics.UpstreamDuration.WithLabelValues(name),
+		degraded: map[string]prometheus.Counter{},
+	}
+	for _, k := range []string{degradedStale, degradedFallback, degradedShed} {
+		u.degraded[k] = p.opts.Metrics.Degraded.WithLabelValues(name, k)
 	}
 	for k, v := range uc.Headers {
 		u.headers = append(u.headers, [2]string{http.CanonicalHeaderKey(k), v})
@@ -134,7 +142,7 @@ var allCategories = []resilience.Category{
 	resilience.CategoryOK, resilience.CategoryServerError, resilience.CategoryClientError, resilience.CategoryAuth,
 	resilience.CategoryRateLimited, resilience.CategoryTimeout, resilience.CategoryConnect, resilience.CategoryCircuitOpen,
 	resilience.CategoryBudgetExhausted, resilience.CategoryConcurrencyLimited, resilience.CategoryForbiddenDestination,
-	resilience.CategoryCanceled,
+	resilience.CategoryCanceled, resilience.CategoryThrottled,
 }
 
 // Upstream returns the live transport of an upstream, for status pages.
@@ -236,7 +244,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			fe.Category = resilience.CategoryCanceled
 		}
+		if fe.Category == resilience.CategoryThrottled || fe.Category == resilience.CategoryConcurrencyLimited {
+			u.degraded[degradedShed].Inc()
+		}
+		if u.fallbackFor(fe.Category) {
+			p.fallback(w, &rec, u, fe.Category)
+			return
+		}
 		p.answer(w, &rec, u, fe.Category, fe.RetryAfter, detail(fe))
+		return
+	}
+	if u.fallbackFor(rep.Category) {
+		resp.Body.Close()
+		p.fallback(w, &rec, u, rep.Category)
 		return
 	}
 	defer resp.Body.Close()
@@ -391,6 +411,54 @@ func newRequestID() string {
 	return string(b[:])
 }
 
+// Kinds of fender_degraded_total.
+const (
+	degradedStale    = "stale"
+	degradedFallback = "fallback"
+	degradedShed     = "shed"
+)
+
+// fallbackFor reports whether a call that ended in category c gets the
+// upstream's fallback: non-critical upstreams with a fallback, for failures
+// of the upstream or of fender's protection of it — not for the caller's
+// own mistakes (4xx, unknown upstream, canceled).
+func (u *upstream) fallbackFor(c resilience.Category) bool {
+	if u.cfg.Critical || u.cfg.Fallback == nil {
+		return false
+	}
+	switch c {
+	case resilience.CategoryTimeout, resilience.CategoryConnect, resilience.CategoryCircuitOpen,
+		resilience.CategoryBudgetExhausted, resilience.CategoryConcurrencyLimited, resilience.CategoryRateLimited,
+		resilience.CategoryThrottled, resilience.CategoryServerError:
+		return true
+	}
+	return false
+}
+
+// fallback answers with the upstream's configured fallback response.
+// Fender-Error still names what failed.
+func (p *Proxy) fallback(w http.ResponseWriter, rec *logRecord, u *upstream, c resilience.Category) {
+	fb := u.cfg.Fallback
+	rec.category = c
+	rec.status = fb.Status
+	rec.fallback = true
+	u.degraded[degradedFallback].Inc()
+	h := w.Header()
+	if fb.ContentType != "" {
+		h.Set("Content-Type", fb.ContentType)
+	}
+	h.Set(HeaderFallback, "true")
+	h.Set(HeaderError, string(c))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(fb.Body)))
+	if rec.attempts > 0 {
+		h[HeaderAttempts] = attemptsHeader(rec.attempts)
+	}
+	w.WriteHeader(fb.Status)
+	io.WriteString(w, fb.Body)
+	p.finish(rec, u)
+}
+
 // answer writes a problem for a category fender answers itself.
 func (p *Proxy) answer(w http.ResponseWriter, rec *logRecord, u *upstream, c resilience.Category, retryAfter time.Duration, detail string) {
 	rec.category = c
@@ -411,6 +479,7 @@ type logRecord struct {
 	category                      resilience.Category
 	timing                        resilience.Timing
 	bodyErr                       error
+	fallback, stale               bool
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -451,6 +520,12 @@ func (p *Proxy) finish(rec *logRecord, u *upstream) {
 		slog.Float64("tls_ms", ms(rec.timing.TLS)),
 		slog.Float64("ttfb_ms", ms(rec.timing.TTFB)),
 	)
+	if rec.fallback {
+		attrs = append(attrs, slog.Bool("fallback", true))
+	}
+	if rec.stale {
+		attrs = append(attrs, slog.Bool("stale", true))
+	}
 	if rec.bodyErr != nil {
 		attrs = append(attrs, slog.String("body_error", rec.bodyErr.Error()))
 	}
