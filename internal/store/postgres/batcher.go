@@ -88,7 +88,7 @@ func (s *Store) flush(batch []*ingestReq) error {
 			r.id, r.e.Source, r.e.EventID, r.e.ResourceKey, r.e.ContentType, r.headers
 		bodies[i], received[i], recovered[i] = r.e.Body, r.e.ReceivedAt, r.e.Recovered
 	}
-	return s.pool.with(ctx, func(c *pgx.Conn) error {
+	return s.conn(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, insertEvents, ids, sources, eventIDs, keys, types, headers, bodies, received, recovered)
 		if err != nil {
 			return err

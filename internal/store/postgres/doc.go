@@ -12,6 +12,6 @@
 // advisory lock, so instances starting together apply each version once.
 // Config.Schema puts everything in its own schema (tests use one per test).
 //
-// Connections come from a small built-in pool (pool.go): pgxpool needs
-// github.com/jackc/puddle/v2, which the module does not require yet.
+// Connections come from pgxpool (Config.MaxConns of them); Config.Schema
+// is set as every connection's search_path run-time parameter.
 package postgres

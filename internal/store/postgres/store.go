@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fender-dev/fender/internal/store"
 	"github.com/fender-dev/fender/internal/store/migrate"
@@ -38,7 +39,7 @@ type Config struct {
 // Store is the PostgreSQL implementation of store.Store. It is safe for
 // concurrent use; the zero value is not usable, call Open.
 type Store struct {
-	pool         *pool
+	pool         *pgxpool.Pool
 	maxBatch     int
 	flushTimeout time.Duration
 
@@ -61,10 +62,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // OpenConfig connects as cfg says and migrates the schema.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
-	cc, err := pgx.ParseConfig(cfg.DSN)
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	cc := pc.ConnConfig
 	if cfg.Schema != "" {
 		cc.RuntimeParams["search_path"] = cfg.Schema
 	}
@@ -80,14 +82,19 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = 10 * time.Second
 	}
+	pc.MaxConns = int32(cfg.MaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
 	s := &Store{
-		pool:         newPool(cc, cfg.MaxConns),
+		pool:         pool,
 		maxBatch:     cfg.MaxBatch,
 		flushTimeout: cfg.FlushTimeout,
 		ingests:      make(chan *ingestReq, cfg.MaxBatch),
 	}
-	if err := s.pool.with(ctx, func(c *pgx.Conn) error { return migrateDB(ctx, c) }); err != nil {
-		s.pool.close()
+	if err := s.with(ctx, func(c *pgx.Conn) error { return migrateDB(ctx, c) }); err != nil {
+		s.pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	if cfg.MaxBatch > 1 {
@@ -112,7 +119,7 @@ func (s *Store) Close() error {
 	close(s.ingests)
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.pool.close()
+	s.pool.Close()
 	return nil
 }
 
@@ -125,16 +132,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// with runs fn on a pooled connection, unless the store is closed.
+// with runs fn on a pooled connection, unless the store is closed. A
+// connection fn leaves broken or inside a transaction is closed by the pool
+// rather than reused.
 func (s *Store) with(ctx context.Context, fn func(c *pgx.Conn) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return s.pool.with(ctx, fn)
+	return s.conn(ctx, fn)
+}
+
+// conn runs fn on a pooled connection even while Close drains the batchers.
+func (s *Store) conn(ctx context.Context, fn func(c *pgx.Conn) error) error {
+	return s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return fn(c.Conn()) })
 }
 
 func (s *Store) fail(op string, err error) error {
-	if errors.Is(err, errPoolClosed) || (s.closed.Load() && !errors.Is(err, store.ErrClosed)) {
+	if s.closed.Load() && !errors.Is(err, store.ErrClosed) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrClosed)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
