@@ -17,6 +17,7 @@ import (
 
 	"github.com/fender-dev/fender/internal/admin"
 	"github.com/fender-dev/fender/internal/config"
+	"github.com/fender-dev/fender/internal/delivery"
 	"github.com/fender-dev/fender/internal/inbox"
 	"github.com/fender-dev/fender/internal/proxy"
 	storeopen "github.com/fender-dev/fender/internal/store/open"
@@ -73,7 +74,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	in, err := inbox.New(cfg, st, inbox.Options{Logger: log, Metrics: metrics})
+	deliveries, err := delivery.New(cfg, st, delivery.Options{Logger: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	in, err := inbox.New(cfg, st, inbox.Options{Logger: log, Metrics: metrics, OnIngest: deliveries.Notify})
 	if err != nil {
 		return err
 	}
@@ -124,13 +129,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	deliveries.Start(context.WithoutCancel(ctx))
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
-			reload(path, getenv, px, in, log)
+			reload(path, getenv, px, in, deliveries, log)
 			continue
 		case <-ctx.Done():
 		}
@@ -152,13 +159,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}()
 	}
 	wg.Wait()
+	// Deliveries in flight finish within what is left of the timeout;
+	// leases are released so another instance takes the rest at once.
+	if err := deliveries.Stop(sctx); err != nil {
+		log.Warn("deliveries cut short at shutdown", "err", err)
+	}
 	log.Info("stopped")
 	return nil
 }
 
 // reload re-reads the config file and applies upstream and source policies.
 // A config that fails validation is refused and the running one stays.
-func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.Inbox, log *slog.Logger) {
+func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.Inbox, deliveries *delivery.Service, log *slog.Logger) {
 	if path == "" {
 		log.Warn("SIGHUP: running without a config file, nothing to reload")
 		return
@@ -172,6 +184,10 @@ func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.
 	// the upstreams half-applied.
 	if err := in.Reload(cfg); err != nil {
 		log.Error("SIGHUP: sources refused, keeping the running config", "err", err.Error())
+		return
+	}
+	if err := deliveries.Reload(cfg); err != nil {
+		log.Error("SIGHUP: delivery settings refused", "err", err.Error())
 		return
 	}
 	if err := px.Reload(cfg); err != nil {
