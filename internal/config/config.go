@@ -89,6 +89,9 @@ type Cache struct {
 	// StaleIfError > 0 keeps successful responses that long and serves them
 	// when the upstream fails. 0 turns the cache off.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// MaxBytes bounds the stored bodies of the upstream; the least
+	// recently used responses are evicted beyond it.
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Fallback is the response a non-critical upstream gives when it fails.
@@ -247,6 +250,7 @@ func DefaultUpstream() *Upstream {
 		Policy:      resilience.DefaultPolicy(),
 		Idempotency: Idempotency{KeyFrom: "header"},
 		Async:       Async{Schedule: DefaultSchedule()},
+		Cache:       Cache{MaxBytes: 64 << 20},
 	}
 }
 

@@ -254,6 +254,9 @@ func (v *validator) upstream(name string, u *Upstream) {
 			v.bad(p, "%v", err)
 		}
 	}
+	if u.Cache.MaxBytes < 0 {
+		v.bad(p+".cache.max_bytes", "must not be negative")
+	}
 	if u.Cache.StaleIfError < 0 {
 		v.bad(p+".cache.stale_if_error", "must not be negative (0 turns the cache off)")
 	}

@@ -14,6 +14,7 @@ import (
 const (
 	CategoryUnknownUpstream resilience.Category = "unknown_upstream"
 	CategoryBadRequest      resilience.Category = "bad_request"
+	CategoryNotFound        resilience.Category = "not_found"
 )
 
 // StatusCanceled is logged when the caller went away (nginx's 499).
@@ -40,6 +41,16 @@ func Status(c resilience.Category) int {
 		return StatusCanceled
 	case CategoryBadRequest:
 		return http.StatusBadRequest
+	case CategoryNotFound:
+		return http.StatusNotFound
+	case CategoryIdempotencyMismatch:
+		return http.StatusUnprocessableEntity
+	case CategoryIdempotencyInFlight, CategoryIdempotencyUnavailable:
+		return http.StatusConflict
+	case CategoryPayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CategoryStoreUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadGateway
 }
@@ -56,6 +67,12 @@ var titles = map[resilience.Category]string{
 	resilience.CategoryThrottled:            "Throttled",
 	CategoryUnknownUpstream:                 "Unknown upstream",
 	CategoryBadRequest:                      "Bad request",
+	CategoryNotFound:                        "Not found",
+	CategoryIdempotencyMismatch:             "Idempotency key reused with a different request",
+	CategoryIdempotencyInFlight:             "Request with this idempotency key in flight",
+	CategoryIdempotencyUnavailable:          "Stored response unavailable",
+	CategoryPayloadTooLarge:                 "Payload too large",
+	CategoryStoreUnavailable:                "Store unavailable",
 }
 
 // Problem is an RFC 9457 problem detail with fender's extension members.

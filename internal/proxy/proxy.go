@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fender-dev/fender/internal/config"
+	"github.com/fender-dev/fender/internal/store"
 	"github.com/fender-dev/fender/internal/telemetry"
 	"github.com/fender-dev/fender/resilience"
 )
@@ -43,13 +44,31 @@ type Options struct {
 	// Base, when set, replaces every upstream's default http.Transport
 	// (tests use it to reach toxiproxy or count connections).
 	Base http.RoundTripper
+	// Idempotency records keys (nil: keys are forwarded, not enforced).
+	Idempotency store.IdempotencyStore
+	// Jobs stores Prefer: respond-async requests (nil: async refused).
+	Jobs JobStore
+	// Cache keeps responses for stale-if-error (nil: no cache).
+	Cache store.CacheStore
+	// Retention is how long idempotency records are kept.
+	Retention time.Duration
+	// Now is the clock (nil: time.Now); cache ages and records use it.
+	Now func() time.Time
 }
 
 // Proxy is the egress http.Handler.
 type Proxy struct {
-	opts      Options
-	upstreams atomic.Pointer[map[string]*upstream]
-	mu        sync.Mutex // serialises Reload
+	opts       Options
+	upstreams  atomic.Pointer[map[string]*upstream]
+	mu         sync.Mutex    // serialises Reload
+	cacheSlots chan struct{} // bounds background cache writes
+}
+
+func (p *Proxy) now() time.Time {
+	if p.opts.Now != nil {
+		return p.opts.Now()
+	}
+	return time.Now()
 }
 
 // upstream is one configured upstream with its live policy chain.
@@ -64,11 +83,16 @@ type upstream struct {
 	attempts map[resilience.Category]prometheus.Counter
 	duration prometheus.Observer
 	degraded map[string]prometheus.Counter // kind: stale, fallback, shed
+	keyFrom  config.FieldRef               // where idempotency keys come from; zero: none
+	cache    *cacheSettings                // nil: no stale-if-error cache
 }
 
 // New builds a Proxy for the upstreams of cfg.
 func New(cfg *config.Config, opts Options) (*Proxy, error) {
-	p := &Proxy{opts: opts}
+	if opts.Retention <= 0 {
+		opts.Retention = 168 * time.Hour
+	}
+	p := &Proxy{opts: opts, cacheSlots: make(chan struct{}, 16)}
 	if err := p.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -131,6 +155,12 @@ func (p *Proxy) newUpstream(name string, uc *config.Upstream) (*upstream, error)
 	for k, v := range uc.Headers {
 		u.headers = append(u.headers, [2]string{http.CanonicalHeaderKey(k), v})
 	}
+	if u.keyFrom, err = config.ParseKeyFrom(uc.Idempotency.KeyFrom); err != nil {
+		return nil, fmt.Errorf("upstream %s: idempotency.key_from: %w", name, err)
+	}
+	if uc.Cache.StaleIfError > 0 {
+		u.cache = &cacheSettings{staleIfError: uc.Cache.StaleIfError, maxBytes: int64(uc.Cache.MaxBytes)}
+	}
 	for _, c := range allCategories {
 		u.requests[c] = p.opts.Metrics.UpstreamRequests.WithLabelValues(name, string(c))
 		u.attempts[c] = p.opts.Metrics.UpstreamAttempts.WithLabelValues(name, string(c))
@@ -190,6 +220,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.answer(w, &rec, nil, CategoryBadRequest, 0, "request target must be an origin-form path /{upstream}/{path}; absolute URLs and CONNECT are not proxied")
 		return
 	}
+	if name == jobsPrefix {
+		p.serveJob(w, r, &rec, rest)
+		return
+	}
 	rec.upstream = name
 	u, ok := (*p.upstreams.Load())[name]
 	if !ok {
@@ -202,61 +236,127 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.answer(w, &rec, u, CategoryBadRequest, 0, err.Error())
 		return
 	}
-
 	removeHopHeaders(r.Header)
+
+	x := &exchange{p: p, u: u, w: w, r: r, rec: &rec, ctx: ctx, target: target, rest: rest,
+		callerAuth: r.Header.Get("Authorization") != ""}
+	if !x.prepareIdempotency() {
+		return
+	}
+	if wantsAsync(r.Header) {
+		x.async()
+		return
+	}
+	if !x.beginIdempotency() {
+		return
+	}
+	if x.serveFresh() {
+		return
+	}
+	x.forward()
+}
+
+// exchange is one proxied request on its way through the optional steps:
+// idempotency, async, cache.
+type exchange struct {
+	p      *Proxy
+	u      *upstream
+	w      http.ResponseWriter
+	r      *http.Request
+	rec    *logRecord
+	ctx    context.Context
+	target *url.URL
+	rest   string
+
+	idemKey     string // empty: no idempotency for this request
+	fingerprint string
+	body        []byte // the buffered request body, when read
+	bodyRead    bool
+	idemHeld    bool // this request holds the idempotency lock
+	callerAuth  bool // the caller sent its own Authorization
+}
+
+// send runs the request through the upstream's policy chain with the
+// configured headers injected.
+func (x *exchange) send() (*http.Response, *resilience.Report, error) {
+	r, u := x.r, x.u
 	for _, kv := range u.headers {
 		r.Header[kv[0]] = []string{kv[1]}
 	}
-	if p.opts.Tracing != nil {
+	if x.idemKey != "" && r.Header.Get(resilience.IdempotencyKeyHeader) == "" {
+		// A key derived from the body still reaches the provider, which
+		// deduplicates on it too.
+		r.Header.Set(resilience.IdempotencyKeyHeader, x.idemKey)
+	}
+	if t := x.p.opts.Tracing; t != nil {
 		r.Header.Del("Tracestate")
-		p.opts.Tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+		t.Propagator.Inject(x.ctx, propagation.HeaderCarrier(r.Header))
 	}
 	out := (&http.Request{
 		Method:        r.Method,
-		URL:           target,
+		URL:           x.target,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        r.Header,
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
-		Host:          target.Host,
-	}).WithContext(ctx)
+		Host:          x.target.Host,
+	}).WithContext(x.ctx)
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
-
-	var rep resilience.Report
-	resp, err := u.rt.Do(out, &rep)
-	rec.attempts = rep.Attempts
-	rec.timing = rep.Timing
+	rep := new(resilience.Report)
+	resp, err := u.rt.Do(out, rep)
+	x.rec.attempts = rep.Attempts
+	x.rec.timing = rep.Timing
 	for _, o := range rep.Outcomes {
 		if c := u.attempts[o]; c != nil {
 			c.Inc()
 		}
 	}
-	u.duration.Observe(time.Since(start).Seconds())
+	u.duration.Observe(time.Since(x.rec.start).Seconds())
+	return resp, rep, err
+}
+
+// forward sends the request and answers with the upstream's response or,
+// when there is none, with a stale cached response, the fallback or a
+// problem.
+func (x *exchange) forward() {
+	p, u, w, rec := x.p, x.u, x.w, x.rec
+	resp, rep, err := x.send()
 	if err != nil {
 		var fe *resilience.Error
 		if !errors.As(err, &fe) {
 			fe = &resilience.Error{Category: resilience.CategoryConnect, Attempts: rep.Attempts, Err: err}
 		}
-		if r.Context().Err() != nil {
+		if x.r.Context().Err() != nil {
 			fe.Category = resilience.CategoryCanceled
 		}
+		x.releaseIdempotency()
 		if fe.Category == resilience.CategoryThrottled || fe.Category == resilience.CategoryConcurrencyLimited {
 			u.degraded[degradedShed].Inc()
 		}
-		if u.fallbackFor(fe.Category) {
-			p.fallback(w, &rec, u, fe.Category)
+		if x.serveStale(fe.Category) {
 			return
 		}
-		p.answer(w, &rec, u, fe.Category, fe.RetryAfter, detail(fe))
+		if u.fallbackFor(fe.Category) {
+			p.fallback(w, rec, u, fe.Category)
+			return
+		}
+		p.answer(w, rec, u, fe.Category, fe.RetryAfter, detail(fe))
 		return
+	}
+	if rep.Category == resilience.CategoryServerError && x.u.cache != nil {
+		if x.serveStaleInstead(resp) {
+			x.completeIdempotency(resp, nil, false)
+			return
+		}
 	}
 	if u.fallbackFor(rep.Category) {
 		resp.Body.Close()
-		p.fallback(w, &rec, u, rep.Category)
+		x.releaseIdempotency()
+		p.fallback(w, rec, u, rep.Category)
 		return
 	}
 	defer resp.Body.Close()
@@ -267,13 +367,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	copyHeader(h, resp.Header)
 	// fender's own headers win over an upstream's of the same name.
 	h[HeaderUpstream] = u.nameHdr
-	h[HeaderRequestID] = reqIDs
+	h[HeaderRequestID] = x.r.Header[HeaderRequestID]
 	h[HeaderAttempts] = attemptsHeader(rep.Attempts)
 	w.WriteHeader(resp.StatusCode)
-	if err := copyBody(w, resp); err != nil {
+
+	capture := x.captureFor(resp)
+	var dst io.Writer = w
+	if capture != nil {
+		dst = capture.writer(w)
+	}
+	err = copyBody(dst, w, resp)
+	if err != nil {
 		rec.bodyErr = err
 	}
-	p.finish(&rec, u)
+	if capture != nil {
+		capture.done(x, resp, err)
+	}
+	p.finish(rec, u)
 }
 
 // detail explains a failure without leaking upstream URLs or secrets.
@@ -356,9 +466,10 @@ func splitRoute(r *http.Request) (name, rest string, ok bool) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// copyBody streams the upstream body to the client, flushing as it goes
-// when the response is a stream (no Content-Length, or event-stream).
-func copyBody(w http.ResponseWriter, resp *http.Response) error {
+// copyBody streams the upstream body to dst (the client, or a capture in
+// front of it), flushing w as it goes when the response is a stream (no
+// Content-Length, or event-stream).
+func copyBody(dst io.Writer, w http.ResponseWriter, resp *http.Response) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -367,7 +478,7 @@ func copyBody(w http.ResponseWriter, resp *http.Response) error {
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return werr
 			}
 			if flush {
@@ -479,7 +590,8 @@ type logRecord struct {
 	category                      resilience.Category
 	timing                        resilience.Timing
 	bodyErr                       error
-	fallback, stale               bool
+	fallback, stale, replayed     bool
+	cache                         string // hit or stale when served from the cache
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -523,8 +635,11 @@ func (p *Proxy) finish(rec *logRecord, u *upstream) {
 	if rec.fallback {
 		attrs = append(attrs, slog.Bool("fallback", true))
 	}
-	if rec.stale {
-		attrs = append(attrs, slog.Bool("stale", true))
+	if rec.cache != "" {
+		attrs = append(attrs, slog.String("cache", rec.cache))
+	}
+	if rec.replayed {
+		attrs = append(attrs, slog.Bool("replayed", true))
 	}
 	if rec.bodyErr != nil {
 		attrs = append(attrs, slog.String("body_error", rec.bodyErr.Error()))
