@@ -1,7 +1,16 @@
 // Package store is fender's storage contract: the types the inbox, the
-// delivery workers and the admin API exchange with durable storage, the
-// [Store] interface they program against, and the sentinel errors every
-// driver returns.
+// proxy, the delivery workers and the admin API exchange with durable
+// storage, the [Store] interface they program against, and the sentinel
+// errors every driver returns.
+//
+// [Store] is the webhook inbox and its delivery queue, plus three smaller
+// interfaces a consumer may take on their own: [JobStore] (async outbound
+// jobs and their result callbacks, leased like events), [IdempotencyStore]
+// (one record per (upstream, key): in flight under a lock, then done with
+// the response to replay) and [CacheStore] (stale-if-error responses per
+// primary key and Vary variant, evicted least recently used per upstream).
+// Job counts come from [JobStore.JobQueueDepth], kind → status → count;
+// QueueDepth keeps counting events only.
 //
 // Two drivers implement it: [github.com/fender-dev/fender/internal/store/sqlite]
 // (embedded, one process, group-committed writes) and

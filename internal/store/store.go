@@ -33,7 +33,7 @@ func ValidStatus(s string) bool {
 
 // Sentinel errors returned (possibly wrapped) by every driver.
 var (
-	// ErrNotFound: no event with that id.
+	// ErrNotFound: no event (job, idempotency record) with that id.
 	ErrNotFound = errors.New("store: not found")
 	// ErrLeaseLost: the caller no longer holds the lease it tried to use
 	// (it expired, was released, or another owner claimed the event).
@@ -181,9 +181,15 @@ func (e *InvalidError) Unwrap() error { return ErrInvalid }
 
 func quote(s string) string { return "\"" + s + "\"" }
 
-// Store is durable storage for the webhook inbox and its delivery queue.
-// Implementations are safe for concurrent use.
+// Store is fender's durable storage: the webhook inbox and its delivery
+// queue (the methods below), async jobs ([JobStore]), idempotency keys
+// ([IdempotencyStore]) and the stale-if-error response cache
+// ([CacheStore]). Implementations are safe for concurrent use.
 type Store interface {
+	JobStore
+	IdempotencyStore
+	CacheStore
+
 	// Ingest stores one event durably (committed and fsynced) under a unique
 	// (source, event id) and returns only after that commit. Concurrent calls
 	// are group-committed: one transaction and one sync for everything
@@ -226,7 +232,10 @@ type Store interface {
 	ReplayMatching(ctx context.Context, f Filter, now time.Time) (int, error)
 
 	// Purge deletes delivered, dead and superseded events received before
-	// before, and their attempts, and returns how many events it deleted.
+	// before, succeeded, failed and dead jobs finished before before, the
+	// attempts of both, and idempotency records whose ExpiresAt is before
+	// before. It returns how many events, jobs and idempotency records it
+	// deleted. The response cache is bounded by size instead.
 	Purge(ctx context.Context, before time.Time) (int, error)
 
 	// QueueDepth counts events by source and status.

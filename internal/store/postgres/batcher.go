@@ -37,25 +37,7 @@ const lookupEvents = `SELECT e.source, e.event_id, e.id FROM events e
 // trip, until ingests is closed and drained.
 func (s *Store) batcher() {
 	defer s.wg.Done()
-	batch := make([]*ingestReq, 0, s.maxBatch)
-	for {
-		r, ok := <-s.ingests
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case r, ok := <-s.ingests:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+	batches(s.ingests, s.maxBatch, func(batch []*ingestReq) {
 		live := batch[:0:0]
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -70,6 +52,32 @@ func (s *Store) batcher() {
 				r.done <- err
 			}
 		}
+	})
+}
+
+// batches calls flush with everything queued on ch at once (at most max
+// requests) until ch is closed and drained.
+func batches[R any](ch <-chan R, max int, flush func([]R)) {
+	batch := make([]R, 0, max)
+	for {
+		r, ok := <-ch
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < max {
+			select {
+			case r, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		flush(batch)
 		clear(batch)
 	}
 }

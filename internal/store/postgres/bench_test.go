@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -46,3 +47,35 @@ func BenchmarkIngestParallel(b *testing.B) { benchIngest(b, 0) }
 // BenchmarkIngestNaive: the same callers, one INSERT (one commit) per ingest
 // over the connection pool: the baseline.
 func BenchmarkIngestNaive(b *testing.B) { benchIngest(b, 1) }
+
+// benchEnqueueJob measures acknowledged (committed) EnqueueJob calls per
+// second from 64 concurrent callers.
+func benchEnqueueJob(b *testing.B, maxBatch int) {
+	cfg := testSchema(b)
+	cfg.MaxBatch = maxBatch
+	s := openTest(b, cfg)
+	now := time.Now()
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, err := s.EnqueueJob(context.Background(), store.NewJob{
+				Kind: store.JobRequest, Upstream: "stripe", Method: "POST", Path: "/v1/charges",
+				Header: map[string][]string{"Content-Type": {"application/json"}}, Body: body,
+				CallbackURL: "https://app.example/cb", CreatedAt: now,
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// BenchmarkEnqueueJobParallel: group commit, one INSERT … unnest round
+// trip for everything queued.
+func BenchmarkEnqueueJobParallel(b *testing.B) { benchEnqueueJob(b, 0) }
+
+// BenchmarkEnqueueJobNaive: one INSERT (one commit) per job over the pool.
+func BenchmarkEnqueueJobNaive(b *testing.B) { benchEnqueueJob(b, 1) }

@@ -221,28 +221,44 @@ func (s *Store) ReplayMatching(ctx context.Context, f store.Filter, now time.Tim
 // purgeChunk bounds the rows one purge statement deletes.
 const purgeChunk = 1000
 
-// Purge deletes finished events received before before; see store.Store.
+// Purge deletes finished events and jobs and expired idempotency records,
+// a chunk per statement; see store.Store.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 	total := 0
-	for {
-		var n int64
-		err := s.with(ctx, func(c *pgx.Conn) error {
-			tag, err := c.Exec(ctx, `DELETE FROM events WHERE id IN (
-					SELECT id FROM events
-					WHERE status IN ('delivered', 'dead', 'superseded') AND received_at < $1
-					LIMIT $2
-					FOR UPDATE SKIP LOCKED)`, before, purgeChunk)
-			n = tag.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, s.fail("purge", err)
-		}
-		total += int(n)
-		if n < purgeChunk {
-			return total, nil
+	for _, q := range []string{
+		`DELETE FROM events WHERE id IN (
+			SELECT id FROM events
+			WHERE status IN ('delivered', 'dead', 'superseded') AND received_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM jobs WHERE id IN (
+			SELECT id FROM jobs
+			WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM idempotency_keys WHERE (upstream, key) IN (
+			SELECT upstream, key FROM idempotency_keys
+			WHERE expires_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`,
+	} {
+		for {
+			var n int64
+			err := s.with(ctx, func(c *pgx.Conn) error {
+				tag, err := c.Exec(ctx, q, before, purgeChunk)
+				n = tag.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, s.fail("purge", err)
+			}
+			total += int(n)
+			if n < purgeChunk {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // GetEvent returns one event with its attempts; see store.Store.

@@ -28,8 +28,8 @@ type Config struct {
 	Schema string
 	// MaxConns bounds the connections; 0 means 10.
 	MaxConns int
-	// MaxBatch is the most ingests written in one round trip; 0 means 1000.
-	// 1 turns group commit off (one INSERT per ingest).
+	// MaxBatch is the most ingests (or enqueued jobs) written in one round
+	// trip; 0 means 1000. 1 turns group commit off (one INSERT each).
 	MaxBatch int
 	// FlushTimeout bounds one batch round trip, so an unreachable database
 	// fails queued ingests instead of holding them; 0 means 10s.
@@ -43,8 +43,9 @@ type Store struct {
 	maxBatch     int
 	flushTimeout time.Duration
 
-	mu      sync.RWMutex // guards sending on ingests against close
+	mu      sync.RWMutex // guards sending on ingests and jobs against close
 	ingests chan *ingestReq
+	jobs    chan *jobReq
 	closed  atomic.Bool
 	wg      sync.WaitGroup // batchers
 	closeMu sync.Mutex
@@ -52,7 +53,8 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// flushers is how many ingest batches may be in flight at once.
+// flushers is how many ingest batches, and how many job batches, may be
+// in flight at once.
 const flushers = 2
 
 // Open connects to dsn and migrates the schema.
@@ -92,6 +94,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		maxBatch:     cfg.MaxBatch,
 		flushTimeout: cfg.FlushTimeout,
 		ingests:      make(chan *ingestReq, cfg.MaxBatch),
+		jobs:         make(chan *jobReq, cfg.MaxBatch),
 	}
 	if err := s.with(ctx, func(c *pgx.Conn) error { return migrateDB(ctx, c) }); err != nil {
 		s.pool.Close()
@@ -99,8 +102,9 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxBatch > 1 {
 		for range flushers {
-			s.wg.Add(1)
+			s.wg.Add(2)
 			go s.batcher()
+			go s.jobBatcher()
 		}
 	}
 	return s, nil
@@ -117,6 +121,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed.Store(true)
 	close(s.ingests)
+	close(s.jobs)
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.pool.Close()

@@ -190,27 +190,43 @@ func (s *Store) ReplayMatching(ctx context.Context, f store.Filter, now time.Tim
 // queued behind it wait for a short commit only.
 const purgeChunk = 500
 
-// Purge deletes finished events received before before; see store.Store.
+// Purge deletes finished events and jobs and expired idempotency records;
+// see store.Store. Each chunk is one short write.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 	total := 0
-	for {
-		var n int64
-		err := s.write(ctx, func(tx *wtx) error {
-			r, err := tx.stmt(s.stmts.purge).Exec(micros(before), purgeChunk)
-			if err != nil {
+	for _, del := range []func(tx *wtx) (sql.Result, error){
+		func(tx *wtx) (sql.Result, error) { return tx.stmt(s.stmts.purge).Exec(micros(before), purgeChunk) },
+		func(tx *wtx) (sql.Result, error) {
+			return tx.tx.Exec(`DELETE FROM jobs WHERE seq IN (
+				SELECT seq FROM jobs
+				WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < ?1
+				LIMIT ?2)`, micros(before), purgeChunk)
+		},
+		func(tx *wtx) (sql.Result, error) {
+			return tx.tx.Exec(`DELETE FROM idempotency_keys WHERE (upstream, key) IN (
+				SELECT upstream, key FROM idempotency_keys WHERE expires_at < ?1 LIMIT ?2)`, micros(before), purgeChunk)
+		},
+	} {
+		for {
+			var n int64
+			err := s.write(ctx, func(tx *wtx) error {
+				r, err := del(tx)
+				if err != nil {
+					return err
+				}
+				n, err = r.RowsAffected()
 				return err
+			})
+			if err != nil {
+				return total, s.fail("purge", err)
 			}
-			n, err = r.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, s.fail("purge", err)
-		}
-		total += int(n)
-		if n < purgeChunk {
-			return total, nil
+			total += int(n)
+			if n < purgeChunk {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // GetEvent returns one event with its attempts; see store.Store.

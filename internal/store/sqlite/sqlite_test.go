@@ -23,3 +23,15 @@ func openTemp(t testing.TB) *sqlite.Store {
 func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fender.db")
+	storetest.Reopen(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

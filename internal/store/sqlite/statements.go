@@ -28,6 +28,10 @@ type statements struct {
 	addAttempt           *sql.Stmt
 	releaseOwner, replay *sql.Stmt
 	purge                *sql.Stmt
+
+	insertJob, claimJobs     *sql.Stmt
+	finishJob, addJobAttempt *sql.Stmt
+	jobExists                *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
@@ -68,6 +72,30 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 				SELECT seq FROM events
 				WHERE status IN ('delivered', 'dead', 'superseded') AND received_at < ?1
 				LIMIT ?2)`},
+		{&st.insertJob, `INSERT INTO jobs
+			(id, kind, upstream, method, path, headers, body, callback_url, parent_id, idempotency_key, next_at, created_at)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, X''), ?8, ?9, ?10, ?11, ?11)`},
+		{&st.claimJobs, `UPDATE jobs SET lease_owner = ?1, lease_until = ?2
+			WHERE seq IN (
+				SELECT seq FROM jobs
+				WHERE status = 'pending' AND next_at <= ?3
+				  AND (lease_until IS NULL OR lease_until <= ?3)
+				  AND (?4 = '' OR kind IN (SELECT value FROM json_each(?4)))
+				  AND (?5 = '' OR upstream IN (SELECT value FROM json_each(?5)))
+				ORDER BY next_at, seq
+				LIMIT ?6)
+			RETURNING ` + jobCols},
+		{&st.finishJob, `UPDATE jobs SET
+				status = ?1, next_at = ?2, last_error = ?3,
+				finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?4 END,
+				resp_status  = CASE WHEN ?7 THEN ?8  ELSE resp_status END,
+				resp_headers = CASE WHEN ?7 THEN ?9  ELSE resp_headers END,
+				resp_body    = CASE WHEN ?7 THEN ?10 ELSE resp_body END,
+				attempts = attempts + 1, lease_owner = NULL, lease_until = NULL
+			WHERE id = ?5 AND lease_owner = ?6 AND lease_until > ?4
+			RETURNING attempts`},
+		{&st.addJobAttempt, `INSERT INTO job_attempts (` + jobAttemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.jobExists, "SELECT status FROM jobs WHERE id = ?"},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -80,7 +108,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.savepoint, st.rollbackTo, st.release, st.ingest, st.lookup,
-		st.claim, st.finish, st.exists, st.addAttempt, st.releaseOwner, st.replay, st.purge} {
+		st.claim, st.finish, st.exists, st.addAttempt, st.releaseOwner, st.replay, st.purge,
+		st.insertJob, st.claimJobs, st.finishJob, st.addJobAttempt, st.jobExists} {
 		if s != nil {
 			s.Close()
 		}

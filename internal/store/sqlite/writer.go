@@ -64,6 +64,24 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
 	}
 }
 
+// writeLater queues fn without waiting for its commit: best-effort writes
+// (cache touches) that must not slow their caller. It reports whether fn
+// was queued; it is not when the queue is full or the store closed.
+func (s *Store) writeLater(fn func(tx *wtx) error) bool {
+	r := &request{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return false
+	}
+	select {
+	case s.reqs <- r:
+		return true
+	default:
+		return false
+	}
+}
+
 // writer owns the write connection: it commits queued requests in batches
 // until reqs is closed and drained.
 func (s *Store) writer() {

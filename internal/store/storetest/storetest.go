@@ -43,6 +43,21 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Purge", testPurge},
 		{"ListPagination", testListPagination},
 		{"QueueDepth", testQueueDepth},
+		{"IdempotencyConcurrentBegin", testIdemConcurrentBegin},
+		{"IdempotencyLifecycle", testIdemLifecycle},
+		{"IdempotencyTakeover", testIdemTakeover},
+		{"IdempotencyRelease", testIdemRelease},
+		{"JobEnqueueAndGet", testJobEnqueueAndGet},
+		{"JobClaimAndFinish", testJobClaimAndFinish},
+		{"JobClaimKinds", testJobClaimKinds},
+		{"JobClaimersNeverShare", testJobClaimersNeverShare},
+		{"JobDeferAndRelease", testJobDeferAndRelease},
+		{"JobCallback", testJobCallback},
+		{"JobReplay", testJobReplay},
+		{"JobListPagination", testJobListPagination},
+		{"JobPurge", testJobPurge},
+		{"CachePutGet", testCachePutGet},
+		{"CacheEviction", testCacheEviction},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -761,4 +776,29 @@ func testClose(t *testing.T, s store.Store) {
 	_, err = s.QueueDepth(ctx)
 	check("QueueDepth", err)
 	check("Ping", s.Ping(ctx))
+
+	_, err = s.EnqueueJob(ctx, store.NewJob{Kind: store.JobRequest, Upstream: "u", Method: "GET", Path: "/"})
+	check("EnqueueJob", err)
+	_, err = s.ClaimJobs(ctx, nil, nil, "w", 1, time.Minute, t0)
+	check("ClaimJobs", err)
+	check("FinishJob", s.FinishJob(ctx, "j", "w", store.JobAttempt{}, store.JobOutcome{Status: store.JobSucceeded}, t0))
+	check("DeferJob", s.DeferJob(ctx, "j", "w", t0, "", t0))
+	check("ReleaseJobs", s.ReleaseJobs(ctx, "w"))
+	_, _, err = s.GetJob(ctx, "j")
+	check("GetJob", err)
+	_, _, err = s.ListJobs(ctx, store.JobFilter{})
+	check("ListJobs", err)
+	check("ReplayJob", s.ReplayJob(ctx, "j", t0))
+	_, err = s.ReplayJobsMatching(ctx, store.JobFilter{}, t0)
+	check("ReplayJobsMatching", err)
+	_, err = s.JobQueueDepth(ctx)
+	check("JobQueueDepth", err)
+	_, _, err = s.BeginIdempotent(ctx, "u", "k", "fp", time.Second, t0)
+	check("BeginIdempotent", err)
+	check("CompleteIdempotent", s.CompleteIdempotent(ctx, "u", "k", nil, "", t0))
+	check("ReleaseIdempotent", s.ReleaseIdempotent(ctx, "u", "k"))
+	check("CachePut", s.CachePut(ctx, store.CacheEntry{Primary: "p", Upstream: "u"}, 0))
+	_, err = s.CacheGet(ctx, "p", t0)
+	check("CacheGet", err)
+	check("CacheDelete", s.CacheDelete(ctx, "p"))
 }
