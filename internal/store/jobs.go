@@ -123,7 +123,8 @@ type JobOutcome struct {
 	Response *StoredResponse
 	// Callback, when not nil, is enqueued in the same transaction as the
 	// job's new state, so a result callback is never lost. Its Kind must be
-	// JobCallback; an empty ParentID becomes the finished job's id.
+	// JobCallback; an empty ParentID becomes the finished job's id and a
+	// zero CreatedAt FinishJob's now.
 	Callback *NewJob
 }
 
