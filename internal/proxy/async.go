@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -220,3 +223,63 @@ func (p *Proxy) serveJob(w http.ResponseWriter, r *http.Request, rec *logRecord,
 	rec.upstream = j.Upstream
 	p.finish(rec, nil)
 }
+
+// Execute runs one call to an upstream through its full policy chain, with
+// the configured headers injected, and returns the response with its body
+// read (at most MaxStoredBody bytes; truncated reports a longer one). The
+// async job worker uses it: jobs get exactly the policies of live calls.
+// Failures fender answers itself come back as *resilience.Error.
+func (p *Proxy) Execute(ctx context.Context, upstream, method, pathQuery string, header http.Header, body []byte) (resp *store.StoredResponse, rep resilience.Report, truncated bool, err error) {
+	u, ok := (*p.upstreams.Load())[upstream]
+	if !ok {
+		return nil, rep, false, fmt.Errorf("upstream %q is no longer configured: %w", upstream, ErrUnknownUpstream)
+	}
+	path, query, _ := strings.Cut(pathQuery, "?")
+	target, err := u.target(strings.TrimPrefix(path, "/"), query)
+	if err != nil {
+		return nil, rep, false, err
+	}
+	h := http.Header{}
+	for k, v := range header {
+		h[k] = v
+	}
+	removeHopHeaders(h)
+	for _, kv := range u.headers {
+		h[kv[0]] = []string{kv[1]}
+	}
+	req := (&http.Request{
+		Method: method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Host: target.Host, ContentLength: int64(len(body)),
+	}).WithContext(ctx)
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	start := time.Now()
+	r, err := u.rt.Do(req, &rep)
+	for _, o := range rep.Outcomes {
+		if c := u.attempts[o]; c != nil {
+			c.Inc()
+		}
+	}
+	u.duration.Observe(time.Since(start).Seconds())
+	if c := u.requests[rep.Category]; c != nil {
+		c.Inc()
+	}
+	if err != nil {
+		return nil, rep, false, err
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxStoredBody+1))
+	if err != nil {
+		return nil, rep, false, fmt.Errorf("read %s response: %w", upstream, err)
+	}
+	if len(b) > MaxStoredBody {
+		b, truncated = b[:MaxStoredBody], true
+	}
+	removeHopHeaders(r.Header)
+	return storedResponse(r, b), rep, truncated, nil
+}
+
+// ErrUnknownUpstream: a job names an upstream that is not configured.
+var ErrUnknownUpstream = errors.New("unknown upstream")
