@@ -70,7 +70,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 
-	px, err := proxy.New(cfg, proxy.Options{Logger: log, Metrics: metrics, Tracing: tracing})
+	px, err := proxy.New(cfg, proxy.Options{
+		Logger: log, Metrics: metrics, Tracing: tracing,
+		Idempotency: st, Jobs: st, Cache: st, Retention: cfg.Storage.Retention,
+	})
 	if err != nil {
 		return err
 	}
