@@ -451,15 +451,22 @@ func (u *upstream) target(rest, rawQuery string) (*url.URL, error) {
 	return t, nil
 }
 
-// splitRoute returns the upstream name and the escaped rest of the path.
-// Only origin-form targets are routed: fender never takes an absolute URL
-// or the Host header as a destination.
+// splitRoute returns the upstream name and the escaped rest of the path:
+// /{upstream}/{path}, or, when the request names its upstream in the
+// Fender-Upstream header, the whole path (SDKs such as stripe-go insist the
+// path starts with /v1, so a prefix would break them). Either way only a
+// configured upstream can be chosen; only origin-form targets are routed,
+// and fender never takes an absolute URL or the Host header as a
+// destination.
 func splitRoute(r *http.Request) (name, rest string, ok bool) {
 	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
 		return "", "", false
 	}
-	p := r.URL.EscapedPath()
-	p = strings.TrimPrefix(p, "/")
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/")
+	if hv := r.Header[HeaderUpstream]; len(hv) > 0 {
+		r.Header.Del(HeaderUpstream)
+		return hv[0], p, true
+	}
 	name, rest, _ = strings.Cut(p, "/")
 	return name, rest, true
 }

@@ -503,3 +503,20 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+func TestUpstreamHeaderRouting(t *testing.T) {
+	var seen atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.URL.Path + " " + r.Header.Get(HeaderUpstream))
+	}))
+	defer up.Close()
+	h := newHarness(t, map[string]*config.Upstream{"api": upstreamCfg(up.URL)})
+	resp, _ := h.do(t, "GET", "/v1/customers", nil, http.Header{HeaderUpstream: {"api"}})
+	if resp.StatusCode != 200 || seen.Load() != "/v1/customers " {
+		t.Errorf("header routing: %d, upstream saw %q (path kept whole, header not forwarded)", resp.StatusCode, seen.Load())
+	}
+	resp, body := h.do(t, "GET", "/v1/customers", nil, http.Header{HeaderUpstream: {"nope"}})
+	if p := decodeProblem(t, resp, body); resp.StatusCode != 404 || p.Category != "unknown_upstream" {
+		t.Errorf("unknown upstream in header: %d %+v", resp.StatusCode, p)
+	}
+}
