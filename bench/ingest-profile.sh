@@ -13,7 +13,8 @@
 # fender's packages come from; bench/cmd/inboxprof is copied into it when it
 # is another directory), TRACE=1 also writes a 1s execution trace.
 # Writes bench/out/ingest.cpu.pprof and prints `go tool pprof -top` (flat and
-# cum, top 25).
+# cum, top 25). GOMAXPROCS of inboxprof: SRV_GOMAXPROCS, default the CPUs it
+# is pinned to (as in ingest.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ NCPU=$(nproc)
 if [[ $PIN == 1 && $NCPU -ge 2 ]]; then
 	half=$(( NCPU / 2 ))
 	LOAD=(taskset -c "0-$(( half - 1 ))" env GOMAXPROCS=$half)
-	SRV=(taskset -c "$half-$(( NCPU - 1 ))" env GOMAXPROCS=$(( NCPU - half )))
+	SRV=(taskset -c "$half-$(( NCPU - 1 ))" env GOMAXPROCS=${SRV_GOMAXPROCS:-$(( NCPU - half ))})
 else
 	LOAD=(); SRV=()
 fi
@@ -87,11 +88,12 @@ EOF
 TRACE_ARGS=()
 [[ ${TRACE:-0} == 1 ]] && TRACE_ARGS=(-trace "$OUT/ingest.trace")
 "${SRV[@]}" "$BIN/inboxprof" -c "$OUT/ingest-prof.yaml" -log "$OUT/ingest-prof.log" \
-	-cpuprofile "$OUT/ingest.cpu.pprof" "${TRACE_ARGS[@]}" -delay "${W}s" -for $(( W + D ))s >"$OUT/inboxprof.log" 2>&1 &
+	-cpuprofile "$OUT/ingest.cpu.pprof" "${TRACE_ARGS[@]}" -delay "${W}s" -for $(( W + D + 30 ))s >"$OUT/inboxprof.log" 2>&1 &
 FP=$!; PIDS+=($FP)
 for _ in $(seq 100); do curl -sS -o /dev/null --max-time 1 "http://$HOOK/" 2>/dev/null && break; sleep 0.1; done
 echo "# $STORE, hookgen -c $CONNS for ${D}s after ${W}s (profiled: the ${D}s)"
 "${LOAD[@]}" timeout $(( W + D + 15 )) "$BIN/hookgen" -c "$CONNS" -d "${D}s" -warmup "${W}s" "http://$HOOK/webhooks/stripe" | tee "$OUT/ingest-prof-hookgen.txt"
+kill -TERM $FP 2>/dev/null || true # ends the profile with the load
 wait $FP || true
 
 top() { # TITLE PPROF-ARGS...
