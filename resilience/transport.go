@@ -537,7 +537,7 @@ func (c *call) attempt(n int) *attempt {
 		// Not pooled: a dial may still be running and report into it.
 		return a
 	}
-	tracerPool.Put(tr)
+	tr.release()
 	a.resp = resp
 	a.category = ClassifyStatus(resp.StatusCode)
 	c.rep.Outcomes = append(c.rep.Outcomes, a.category)
@@ -664,16 +664,18 @@ func (b *releaseBody) Close() error {
 }
 
 // tracer collects httptrace timings of one attempt. Callbacks may run on
-// the transport's dial goroutines, hence the atomics. Tracers are pooled
-// with their ClientTrace built once: building eight closures per attempt
-// was the largest allocation of a proxied request (bench/profile.sh). A
-// tracer goes back to the pool only after an attempt got a response, when
-// no dial can still report into it.
+// the transport's dial goroutines — even after the attempt got a response
+// over another connection — hence the atomics. Tracers are pooled with
+// their ClientTrace built once: building eight closures per attempt was the
+// largest allocation of a proxied request (bench/profile.sh). A tracer goes
+// back to the pool only when no DNS lookup, dial or TLS handshake it saw
+// start is still running.
 type tracer struct {
 	ct                            httptrace.ClientTrace
-	start                         time.Time
+	start                         atomic.Int64 // unix nanoseconds
 	dnsStart, connStart, tlsStart atomic.Int64 // nanoseconds since start
 	dns, conn, tls, ttfb          atomic.Int64
+	pending                       atomic.Int32 // lookups, dials and handshakes under way
 	wrote                         atomic.Bool
 }
 
@@ -682,12 +684,21 @@ var tracerPool = sync.Pool{New: func() any { return newTracer() }}
 func newTracer() *tracer {
 	tr := &tracer{}
 	tr.ct = httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { tr.dnsStart.Store(tr.since()) },
-		DNSDone:              func(httptrace.DNSDoneInfo) { tr.dns.Store(tr.since() - tr.dnsStart.Load()) },
-		ConnectStart:         func(string, string) { tr.connStart.Store(tr.since()) },
-		ConnectDone:          func(string, string, error) { tr.conn.Store(tr.since() - tr.connStart.Load()) },
-		TLSHandshakeStart:    func() { tr.tlsStart.Store(tr.since()) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tr.tls.Store(tr.since() - tr.tlsStart.Load()) },
+		DNSStart: func(httptrace.DNSStartInfo) { tr.pending.Add(1); tr.dnsStart.Store(tr.since()) },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			tr.dns.Store(tr.since() - tr.dnsStart.Load())
+			tr.pending.Add(-1)
+		},
+		ConnectStart: func(string, string) { tr.pending.Add(1); tr.connStart.Store(tr.since()) },
+		ConnectDone: func(string, string, error) {
+			tr.conn.Store(tr.since() - tr.connStart.Load())
+			tr.pending.Add(-1)
+		},
+		TLSHandshakeStart: func() { tr.pending.Add(1); tr.tlsStart.Store(tr.since()) },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			tr.tls.Store(tr.since() - tr.tlsStart.Load())
+			tr.pending.Add(-1)
+		},
 		WroteHeaders:         func() { tr.wrote.Store(true) },
 		GotFirstResponseByte: func() { tr.ttfb.Store(tr.since()) },
 	}
@@ -695,7 +706,7 @@ func newTracer() *tracer {
 }
 
 func (tr *tracer) reset() {
-	tr.start = time.Now()
+	tr.start.Store(time.Now().UnixNano())
 	tr.dnsStart.Store(0)
 	tr.connStart.Store(0)
 	tr.tlsStart.Store(0)
@@ -706,7 +717,14 @@ func (tr *tracer) reset() {
 	tr.wrote.Store(false)
 }
 
-func (tr *tracer) since() int64 { return int64(time.Since(tr.start)) }
+// release returns the tracer to the pool unless a callback may still come.
+func (tr *tracer) release() {
+	if tr.pending.Load() == 0 {
+		tracerPool.Put(tr)
+	}
+}
+
+func (tr *tracer) since() int64 { return time.Now().UnixNano() - tr.start.Load() }
 
 func (tr *tracer) timing() Timing {
 	return Timing{

@@ -457,7 +457,7 @@ func outage(t *testing.T, breaker bool) {
 	}
 	tr := newTransport(t, p)
 	tr.base.(*http.Transport).MaxIdleConnsPerHost = 256
-	var requests atomic.Int64
+	var requests, openAnswers atomic.Int64
 	stop := time.Now().Add(time.Second)
 	var wg sync.WaitGroup
 	var opened atomic.Bool
@@ -465,7 +465,9 @@ func outage(t *testing.T, breaker bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(stop) {
+			// A fixed time, but at least a few calls each even on a slow
+			// (race-instrumented, loaded) machine.
+			for i := 0; i < 5 || time.Now().Before(stop); i++ {
 				requests.Add(1)
 				req, _ := http.NewRequest("GET", srv.URL, nil)
 				resp, err := tr.RoundTrip(req)
@@ -475,6 +477,7 @@ func outage(t *testing.T, breaker bool) {
 				var fe *Error
 				if errors.As(err, &fe) && fe.Category == CategoryCircuitOpen {
 					opened.Store(true)
+					openAnswers.Add(1)
 					time.Sleep(5 * time.Millisecond)
 				}
 			}

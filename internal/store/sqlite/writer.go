@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/fender-dev/fender/internal/store"
 )
@@ -105,11 +103,7 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		t0 := time.Now()
 		s.commit(batch)
-		if debugBatches {
-			fmt.Fprintf(os.Stderr, "batch %d in %v\n", len(batch), time.Since(t0))
-		}
 		clear(batch)
 	}
 }
@@ -176,4 +170,3 @@ func (s *Store) commit(batch []*request) {
 	answer(nil)
 }
 
-var debugBatches = os.Getenv("DEBUGB") != ""
