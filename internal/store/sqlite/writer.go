@@ -169,4 +169,3 @@ func (s *Store) commit(batch []*request) {
 	}
 	answer(nil)
 }
-
