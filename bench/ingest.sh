@@ -96,10 +96,16 @@ if [[ $PIN == 1 && $NCPU -ge 2 ]]; then
 	LOAD_CPUS="0-$(( half - 1 ))"; SRV_CPUS="$half-$(( NCPU - 1 ))"
 	[[ $half == 1 ]] && LOAD_CPUS=0
 	[[ $(( NCPU - 1 )) == "$half" ]] && SRV_CPUS=$half
-	SRV_PROCS=${SRV_GOMAXPROCS:-$(( NCPU - half ))}; LOAD_PROCS=$half
+	LOAD_PROCS=$half
 	LOAD=(taskset -c "$LOAD_CPUS" env GOMAXPROCS=$LOAD_PROCS)
-	SRV=(taskset -c "$SRV_CPUS" env GOMAXPROCS=$SRV_PROCS)
-	PIN_NOTE="pinned: server under test (noop, naive, fender) on CPU $SRV_CPUS with GOMAXPROCS=$SRV_PROCS; hookgen and app on CPU $LOAD_CPUS with GOMAXPROCS=$LOAD_PROCS; PostgreSQL is not pinned (it is the machine's service)"
+	# Servers run with Go's own GOMAXPROCS (their CPU count) unless
+	# SRV_GOMAXPROCS is set: fender raises its own floor (cmd/fender/serve.go).
+	if [[ -n ${SRV_GOMAXPROCS:-} ]]; then
+		SRV=(taskset -c "$SRV_CPUS" env GOMAXPROCS=$SRV_GOMAXPROCS)
+	else
+		SRV=(taskset -c "$SRV_CPUS")
+	fi
+	PIN_NOTE="pinned: server under test (noop, naive, fender) on CPU $SRV_CPUS with ${SRV_GOMAXPROCS:+GOMAXPROCS=$SRV_GOMAXPROCS}${SRV_GOMAXPROCS:-the Go default GOMAXPROCS (fender raises it to 4)}; hookgen and app on CPU $LOAD_CPUS with GOMAXPROCS=$LOAD_PROCS; PostgreSQL is not pinned (it is the machine's service)"
 else
 	LOAD=(); SRV=()
 	[[ -n ${SRV_GOMAXPROCS:-} ]] && SRV=(env GOMAXPROCS=$SRV_GOMAXPROCS)
