@@ -27,7 +27,8 @@ func (s *Store) Ingest(ctx context.Context, e store.NewEvent) (store.IngestResul
 	}
 	id := store.NewID()
 	var res store.IngestResult
-	err = s.write(ctx, func(tx *wtx) error {
+	err = s.writeSingle(ctx, func(tx *wtx) error {
+		res = store.IngestResult{}
 		r, err := tx.stmt(s.stmts.ingest).Exec(id, e.Source, e.EventID, e.ResourceKey, e.ContentType,
 			headers, e.Body, micros(e.ReceivedAt), e.Recovered)
 		if err != nil {

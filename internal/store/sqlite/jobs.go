@@ -36,7 +36,7 @@ func (s *Store) EnqueueJob(ctx context.Context, j store.NewJob) (string, error) 
 		return "", err
 	}
 	id := store.NewID()
-	err = s.write(ctx, func(tx *wtx) error { return s.insertJob(tx, id, j, headers) })
+	err = s.writeSingle(ctx, func(tx *wtx) error { return s.insertJob(tx, id, j, headers) })
 	if err != nil {
 		return "", s.fail("enqueue job", err)
 	}

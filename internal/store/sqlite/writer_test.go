@@ -162,3 +162,57 @@ func TestMigrateTwice(t *testing.T) {
 		t.Fatal("Open(\"\") succeeded")
 	}
 }
+
+// TestSingleRequestFailureRerunsBatch: single-statement requests run
+// without savepoints; when one fails, the batch is rolled back and run again
+// with savepoints, so the others still commit and the failing one alone
+// gets its error.
+func TestSingleRequestFailureRerunsBatch(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hold, held := make(chan struct{}), make(chan struct{})
+	var unhold sync.Once
+	defer unhold.Do(func() { close(hold) })
+	go s.write(ctx, func(*wtx) error { close(held); <-hold; return nil })
+	<-held
+
+	results := make(chan error, 3)
+	for _, id := range []string{"x1", "x2"} {
+		queued := len(s.reqs) + 1
+		go func() {
+			_, err := s.Ingest(ctx, store.NewEvent{Source: "s", EventID: id})
+			results <- err
+		}()
+		waitQueued(t, s, queued)
+	}
+	var runs int
+	bad := make(chan error, 1)
+	go func() {
+		bad <- s.writeSingle(ctx, func(tx *wtx) error {
+			runs++
+			_, err := tx.tx.Exec("INSERT INTO no_such_table VALUES (1)")
+			return err
+		})
+	}()
+	waitQueued(t, s, 3)
+	unhold.Do(func() { close(hold) })
+	if err := <-bad; err == nil {
+		t.Fatal("the failing single request succeeded")
+	}
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("an ingest in the same batch failed: %v", err)
+		}
+	}
+	if runs != 2 {
+		t.Errorf("the failing request ran %d times, want 2 (fast path, then strict re-run)", runs)
+	}
+	events, _, err := s.ListEvents(ctx, store.Filter{})
+	if err != nil || len(events) != 2 {
+		t.Errorf("stored %d events (%v), want 2", len(events), err)
+	}
+}
