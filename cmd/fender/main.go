@@ -68,6 +68,7 @@ Usage:
   fender serve   [-c fender.yaml]   run the gateway
   fender check   [-c fender.yaml]   validate a config and print the effective one, secrets masked
   fender events  list|show|replay   inspect and replay inbox events over the admin API
+  fender jobs    list|show|replay   inspect and replay async jobs over the admin API
   fender version                    version, commit and Go version
 
 Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return check(rest, getenv, stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, rest, getenv, stdout, stderr)
+	case "jobs":
+		return jobsCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return nil

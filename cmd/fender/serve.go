@@ -80,9 +80,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 
+	// The job worker needs the proxy (it runs jobs through the upstreams'
+	// policies) and the proxy wakes the worker: wired through a variable set
+	// before any listener opens.
+	var notifyJobs func()
 	px, err := proxy.New(cfg, proxy.Options{
 		Logger: log, Metrics: metrics, Tracing: tracing,
 		Idempotency: st, Jobs: st, Cache: st, Retention: cfg.Storage.Retention,
+		OnEnqueue: func() { notifyJobs() },
 	})
 	if err != nil {
 		return err
@@ -95,8 +100,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	jobs, err := delivery.NewJobs(cfg, st, px, delivery.JobOptions{Logger: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	notifyJobs = jobs.Notify
 	adm := admin.New(admin.Options{Token: cfg.Admin.Token, Metrics: metrics.Handler(), Logger: log, Ready: st.Ping})
 	admin.RegisterEvents(adm, st, time.Now)
+	admin.RegisterJobs(adm, st, time.Now)
 
 	var servers []*http.Server
 	listen := func(name, addr string, h http.Handler) error {
@@ -143,6 +154,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	deliveries.Start(context.WithoutCancel(ctx))
+	jobs.Start(context.WithoutCancel(ctx))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -150,7 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for {
 		select {
 		case <-hup:
-			reload(path, getenv, px, in, deliveries, log)
+			reload(path, getenv, px, in, deliveries, jobs, log)
 			continue
 		case <-ctx.Done():
 		}
@@ -177,13 +189,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := deliveries.Stop(sctx); err != nil {
 		log.Warn("deliveries cut short at shutdown", "err", err)
 	}
+	if err := jobs.Stop(sctx); err != nil {
+		log.Warn("jobs cut short at shutdown", "err", err)
+	}
 	log.Info("stopped")
 	return nil
 }
 
 // reload re-reads the config file and applies upstream and source policies.
 // A config that fails validation is refused and the running one stays.
-func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.Inbox, deliveries *delivery.Service, log *slog.Logger) {
+func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.Inbox, deliveries *delivery.Service, jobs *delivery.Jobs, log *slog.Logger) {
 	if path == "" {
 		log.Warn("SIGHUP: running without a config file, nothing to reload")
 		return
@@ -205,6 +220,12 @@ func reload(path string, getenv func(string) string, px *proxy.Proxy, in *inbox.
 	}
 	if err := px.Reload(cfg); err != nil {
 		log.Error("SIGHUP: upstreams refused, keeping the running ones", "err", err.Error())
+		return
+	}
+	// After the proxy: a new upstream's job must never reach a proxy that
+	// does not know it yet.
+	if err := jobs.Reload(cfg); err != nil {
+		log.Error("SIGHUP: job settings refused", "err", err.Error())
 		return
 	}
 	log.Info("SIGHUP: config reloaded", "config", path, "upstreams", len(cfg.Upstreams), "sources", len(cfg.Sources))

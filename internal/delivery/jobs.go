@@ -618,9 +618,13 @@ func classifyAttempt(u *jobUpstream, resp *store.StoredResponse, truncated bool,
 				} else {
 					r.verdict = jobRetry
 				}
+			case resilience.CategoryThrottled, resilience.CategoryConcurrencyLimited:
+				// fender's own shedding, not the upstream's answer: the job
+				// waits rather than competes, and spends no attempt.
+				r.verdict, r.retryAfter = jobDeferred, max(re.RetryAfter, minDefer)
 			case resilience.CategoryForbiddenDestination:
 				r.verdict = jobDead
-			default: // timeout, connect, budget_exhausted, throttled, concurrency_limited, canceled
+			default: // timeout, connect, budget_exhausted, canceled
 				r.verdict = jobRetry
 				r.retryAfter, r.hasRA = re.RetryAfter, re.RetryAfter > 0
 			}

@@ -91,6 +91,9 @@ func (x *exchange) async() {
 		p.answer(x.w, x.rec, u, CategoryStoreUnavailable, 5*time.Second, "the job could not be stored durably; it was not accepted")
 		return
 	}
+	if p.opts.OnEnqueue != nil {
+		p.opts.OnEnqueue()
+	}
 	location := "/" + jobsPrefix + "/jobs/" + id
 	body, _ := json.Marshal(map[string]string{"id": id, "status": store.JobPending, "location": location})
 	body = append(body, '\n')

@@ -54,6 +54,9 @@ type Options struct {
 	Retention time.Duration
 	// Now is the clock (nil: time.Now); cache ages and records use it.
 	Now func() time.Time
+	// OnEnqueue, when set, is called after an async job is stored, so the
+	// worker can start it at once. It must not block.
+	OnEnqueue func()
 }
 
 // Proxy is the egress http.Handler.
