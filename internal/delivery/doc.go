@@ -1,7 +1,9 @@
-// Package delivery hands accepted webhook events to the application
-// (PRODUCT.md §5, "Delivery to your application"): leased work from the
-// store, one POST per attempt, a retry schedule, dead letters and a
-// retention purge.
+// Package delivery runs fender's leased work: it hands accepted webhook
+// events to the application (PRODUCT.md §5, "Delivery to your
+// application": one POST per attempt, a retry schedule, dead letters and a
+// retention purge), and, in [Jobs], runs async outbound jobs through the
+// upstreams' policies and POSTs their results to Fender-Callback URLs
+// (PRODUCT.md §4, "Async outbound delivery").
 //
 // A [Service] runs one claim loop per configured source. A loop claims due
 // pending events (up to the source's free deliver.concurrency slots) with a
