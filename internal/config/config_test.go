@@ -401,7 +401,7 @@ func TestExamples(t *testing.T) {
 	}
 	// Without the environment the secrets are missing, and Load says so.
 	_, err = Load("../../examples/full.yaml", nil)
-	wantProblem(t, err, Problem{Key: "sources.stripe.verify.secret", Line: 48, Msg: "required"})
+	wantProblem(t, err, Problem{Key: "sources.stripe.verify.secret", Line: lineOf(t, "../../examples/full.yaml", "secret: \"${STRIPE_WEBHOOK_SECRET}\""), Msg: "required"})
 
 	_, err = Load("testdata/does-not-exist.yaml", nil)
 	if !errors.Is(err, os.ErrNotExist) {
@@ -655,4 +655,20 @@ func TestParseConcurrently(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// lineOf returns the 1-based line of the first line of file containing s.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line containing %q", file, s)
+	return 0
 }
