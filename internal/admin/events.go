@@ -1,14 +1,12 @@
 package admin
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,20 +23,33 @@ import (
 //
 // now is the clock used for replays; nil means time.Now.
 func RegisterEvents(s *Server, st store.Store, now func() time.Time) {
-	if now == nil {
-		now = time.Now
-	}
-	h := &eventsAPI{srv: s, st: st, now: now}
-	s.HandleFunc("GET /api/events", h.list)
-	s.HandleFunc("GET /api/events/{id}", h.show)
-	s.HandleFunc("POST /api/events/{id}/replay", h.replay)
-	s.HandleFunc("POST /api/events/replay", h.replayMatching)
-}
-
-type eventsAPI struct {
-	srv *Server
-	st  store.Store
-	now func() time.Time
+	register(s, &resource[store.Filter, ReplayFilterJSON]{
+		name:   "event",
+		plural: "events",
+		fields: []string{"source", "status"},
+		check:  func(get func(string) string) error { return checkStatus(get("status")) },
+		filter: func(p filterParams) store.Filter {
+			return store.Filter{Source: p.get("source"), Status: p.get("status"), Since: p.since, Until: p.until, After: p.after, Limit: p.limit}
+		},
+		bodyValues: func(in ReplayFilterJSON) (url.Values, bool) {
+			return url.Values{"source": {in.Source}, "status": {in.Status}, "since": {in.Since}, "until": {in.Until}}, in.All
+		},
+		list: func(ctx context.Context, f store.Filter) (any, error) {
+			events, next, err := st.ListEvents(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			out := EventListJSON{Events: make([]EventJSON, 0, len(events)), Next: next}
+			for _, e := range events {
+				out.Events = append(out.Events, eventJSON(e))
+			}
+			return out, nil
+		},
+		get:            func(ctx context.Context, id string) (any, error) { return eventDetail(ctx, st, id) },
+		replay:         st.Replay,
+		replayMatching: st.ReplayMatching,
+		pending:        store.StatusPending,
+	}, now)
 }
 
 // EventJSON is an event as the API lists it (without its body).
@@ -147,66 +158,6 @@ func isJSONType(ct string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// listParam reports whether GET /api/events accepts the query parameter.
-func listParam(name string) bool {
-	switch name {
-	case "source", "status", "since", "until", "after", "limit":
-		return true
-	}
-	return false
-}
-
-// paramError is a bad request parameter or body field.
-type paramError struct{ name, reason string }
-
-func (e *paramError) Error() string { return e.name + ": " + e.reason }
-
-func (h *eventsAPI) list(w http.ResponseWriter, r *http.Request) {
-	f, err := listFilter(r)
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, "Bad parameter", err.Error())
-		return
-	}
-	events, next, err := h.st.ListEvents(r.Context(), f)
-	if err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	out := EventListJSON{Events: make([]EventJSON, 0, len(events)), Next: next}
-	for _, e := range events {
-		out.Events = append(out.Events, eventJSON(e))
-	}
-	WriteJSON(w, http.StatusOK, out)
-}
-
-func listFilter(r *http.Request) (store.Filter, error) {
-	q := r.URL.Query()
-	for name, vs := range q {
-		if !listParam(name) {
-			return store.Filter{}, &paramError{name, "unknown parameter (want source, status, since, until, after, limit)"}
-		}
-		if len(vs) > 1 {
-			return store.Filter{}, &paramError{name, "given more than once"}
-		}
-	}
-	f := store.Filter{Source: q.Get("source"), Status: q.Get("status"), After: q.Get("after")}
-	if err := checkStatus(f.Status); err != nil {
-		return f, err
-	}
-	var err error
-	if f.Since, f.Until, err = timeRange(q.Get("since"), q.Get("until")); err != nil {
-		return f, err
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return f, &paramError{"limit", fmt.Sprintf("%q is not a whole number from 1 to %d", s, store.MaxLimit)}
-		}
-		f.Limit = n
-	}
-	return f, nil
-}
-
 func checkStatus(s string) error {
 	if s != "" && !store.ValidStatus(s) {
 		return &paramError{"status", fmt.Sprintf("unknown status %q (want %s, %s, %s or %s)", s,
@@ -215,36 +166,11 @@ func checkStatus(s string) error {
 	return nil
 }
 
-// timeRange parses the RFC 3339 bounds since (inclusive) and until
-// (exclusive); empty strings leave a bound open.
-func timeRange(since, until string) (s, u time.Time, err error) {
-	parse := func(name, v string) (time.Time, error) {
-		if v == "" {
-			return time.Time{}, nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return time.Time{}, &paramError{name, fmt.Sprintf("%q is not an RFC 3339 time (like 2030-01-02T15:04:05Z)", v)}
-		}
-		return t, nil
-	}
-	if s, err = parse("since", since); err != nil {
-		return
-	}
-	if u, err = parse("until", until); err != nil {
-		return
-	}
-	if !s.IsZero() && !u.IsZero() && !u.After(s) {
-		err = &paramError{"until", "must be after since"}
-	}
-	return
-}
-
-func (h *eventsAPI) show(w http.ResponseWriter, r *http.Request) {
-	e, attempts, err := h.st.GetEvent(r.Context(), r.PathValue("id"))
+// eventDetail is GET /api/events/{id}.
+func eventDetail(ctx context.Context, st store.Store, id string) (EventDetailJSON, error) {
+	e, attempts, err := st.GetEvent(ctx, id)
 	if err != nil {
-		h.storeError(w, r, err)
-		return
+		return EventDetailJSON{}, err
 	}
 	out := EventDetailJSON{EventJSON: eventJSON(e), Headers: e.Headers, Attempts: make([]AttemptJSON, 0, len(attempts))}
 	out.Body, out.BodyBase64 = bodyJSON(e.ContentType, e.Body)
@@ -259,72 +185,5 @@ func (h *eventsAPI) show(w http.ResponseWriter, r *http.Request) {
 			ResponseExcerpt: a.ResponseExcerpt,
 		})
 	}
-	WriteJSON(w, http.StatusOK, out)
-}
-
-func (h *eventsAPI) replay(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := h.st.Replay(r.Context(), id, h.now()); err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": store.StatusPending})
-}
-
-// maxFilterBody bounds the body of POST /api/events/replay.
-const maxFilterBody = 64 << 10
-
-func (h *eventsAPI) replayMatching(w http.ResponseWriter, r *http.Request) {
-	f, err := replayFilter(http.MaxBytesReader(w, r.Body, maxFilterBody))
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, "Bad replay filter", err.Error())
-		return
-	}
-	n, err := h.st.ReplayMatching(r.Context(), f, h.now())
-	if err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]int{"replayed": n})
-}
-
-func replayFilter(body io.Reader) (store.Filter, error) {
-	var in ReplayFilterJSON
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		if errors.Is(err, io.EOF) {
-			return store.Filter{}, errors.New(`empty body: give at least one of source, status, since, until, or "all": true`)
-		}
-		return store.Filter{}, fmt.Errorf("body: %w", err)
-	}
-	if dec.More() {
-		return store.Filter{}, errors.New("body: more than one JSON value")
-	}
-	if in.Source == "" && in.Status == "" && in.Since == "" && in.Until == "" && !in.All {
-		return store.Filter{}, errors.New(`no filter: give at least one of source, status, since, until, or "all": true to replay every event`)
-	}
-	f := store.Filter{Source: in.Source, Status: in.Status}
-	if err := checkStatus(f.Status); err != nil {
-		return f, err
-	}
-	var err error
-	f.Since, f.Until, err = timeRange(in.Since, in.Until)
-	return f, err
-}
-
-// storeError maps a store error to a problem: unknown id 404, invalid
-// request 400, anything else 503 (the store is down or failing).
-func (h *eventsAPI) storeError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "Event not found", fmt.Sprintf("no event with id %q", r.PathValue("id")))
-	case errors.Is(err, store.ErrInvalid):
-		WriteError(w, http.StatusBadRequest, "Invalid request", err.Error())
-	default:
-		if log := h.srv.opts.Logger; log != nil {
-			log.Error("admin: store", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
-		WriteError(w, http.StatusServiceUnavailable, "Store unavailable", err.Error())
-	}
+	return out, nil
 }

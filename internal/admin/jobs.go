@@ -1,13 +1,11 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/textproto"
-	"strconv"
+	"net/url"
 	"time"
 
 	"github.com/fender-dev/fender/internal/store"
@@ -23,20 +21,35 @@ import (
 // They follow the conventions of the event endpoints. now is the clock used
 // for replays; nil means time.Now.
 func RegisterJobs(s *Server, st store.JobStore, now func() time.Time) {
-	if now == nil {
-		now = time.Now
-	}
-	h := &jobsAPI{srv: s, st: st, now: now}
-	s.HandleFunc("GET /api/jobs", h.list)
-	s.HandleFunc("GET /api/jobs/{id}", h.show)
-	s.HandleFunc("POST /api/jobs/{id}/replay", h.replay)
-	s.HandleFunc("POST /api/jobs/replay", h.replayMatching)
-}
-
-type jobsAPI struct {
-	srv *Server
-	st  store.JobStore
-	now func() time.Time
+	register(s, &resource[store.JobFilter, JobReplayFilterJSON]{
+		name:   "job",
+		plural: "jobs",
+		fields: []string{"kind", "upstream", "status"},
+		check:  func(get func(string) string) error { return checkJobKindStatus(get("kind"), get("status")) },
+		filter: func(p filterParams) store.JobFilter {
+			return store.JobFilter{Kind: p.get("kind"), Upstream: p.get("upstream"), Status: p.get("status"),
+				Since: p.since, Until: p.until, After: p.after, Limit: p.limit}
+		},
+		bodyValues: func(in JobReplayFilterJSON) (url.Values, bool) {
+			return url.Values{"kind": {in.Kind}, "upstream": {in.Upstream}, "status": {in.Status},
+				"since": {in.Since}, "until": {in.Until}}, in.All
+		},
+		list: func(ctx context.Context, f store.JobFilter) (any, error) {
+			jobs, next, err := st.ListJobs(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			out := JobListJSON{Jobs: make([]JobJSON, 0, len(jobs)), Next: next}
+			for _, j := range jobs {
+				out.Jobs = append(out.Jobs, jobJSON(j))
+			}
+			return out, nil
+		},
+		get:            func(ctx context.Context, id string) (any, error) { return jobDetail(ctx, st, id) },
+		replay:         st.ReplayJob,
+		replayMatching: st.ReplayJobsMatching,
+		pending:        store.JobPending,
+	}, now)
 }
 
 // JobJSON is a job as the API lists it (without bodies).
@@ -166,61 +179,6 @@ func headerValue(h map[string][]string, name string) string {
 	return ""
 }
 
-// jobListParam reports whether GET /api/jobs accepts the query parameter.
-func jobListParam(name string) bool {
-	switch name {
-	case "kind", "upstream", "status", "since", "until", "after", "limit":
-		return true
-	}
-	return false
-}
-
-func (h *jobsAPI) list(w http.ResponseWriter, r *http.Request) {
-	f, err := jobListFilter(r)
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, "Bad parameter", err.Error())
-		return
-	}
-	jobs, next, err := h.st.ListJobs(r.Context(), f)
-	if err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	out := JobListJSON{Jobs: make([]JobJSON, 0, len(jobs)), Next: next}
-	for _, j := range jobs {
-		out.Jobs = append(out.Jobs, jobJSON(j))
-	}
-	WriteJSON(w, http.StatusOK, out)
-}
-
-func jobListFilter(r *http.Request) (store.JobFilter, error) {
-	q := r.URL.Query()
-	for name, vs := range q {
-		if !jobListParam(name) {
-			return store.JobFilter{}, &paramError{name, "unknown parameter (want kind, upstream, status, since, until, after, limit)"}
-		}
-		if len(vs) > 1 {
-			return store.JobFilter{}, &paramError{name, "given more than once"}
-		}
-	}
-	f := store.JobFilter{Kind: q.Get("kind"), Upstream: q.Get("upstream"), Status: q.Get("status"), After: q.Get("after")}
-	if err := checkJobKindStatus(f.Kind, f.Status); err != nil {
-		return f, err
-	}
-	var err error
-	if f.Since, f.Until, err = timeRange(q.Get("since"), q.Get("until")); err != nil {
-		return f, err
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return f, &paramError{"limit", fmt.Sprintf("%q is not a whole number from 1 to %d", s, store.MaxLimit)}
-		}
-		f.Limit = n
-	}
-	return f, nil
-}
-
 func checkJobKindStatus(kind, status string) error {
 	if kind != "" && !store.ValidJobKind(kind) {
 		return &paramError{"kind", fmt.Sprintf("unknown kind %q (want %s or %s)", kind, store.JobRequest, store.JobCallback)}
@@ -232,11 +190,11 @@ func checkJobKindStatus(kind, status string) error {
 	return nil
 }
 
-func (h *jobsAPI) show(w http.ResponseWriter, r *http.Request) {
-	j, attempts, err := h.st.GetJob(r.Context(), r.PathValue("id"))
+// jobDetail is GET /api/jobs/{id}.
+func jobDetail(ctx context.Context, st store.JobStore, id string) (JobDetailJSON, error) {
+	j, attempts, err := st.GetJob(ctx, id)
 	if err != nil {
-		h.storeError(w, r, err)
-		return
+		return JobDetailJSON{}, err
 	}
 	out := JobDetailJSON{JobJSON: jobJSON(j), Headers: maskHeaders(j.Header), Attempts: make([]AttemptJSON, 0, len(attempts))}
 	out.Body, out.BodyBase64 = bodyJSON(headerValue(j.Header, "Content-Type"), j.Body)
@@ -262,69 +220,5 @@ func (h *jobsAPI) show(w http.ResponseWriter, r *http.Request) {
 			ResponseExcerpt: a.ResponseExcerpt,
 		})
 	}
-	WriteJSON(w, http.StatusOK, out)
-}
-
-func (h *jobsAPI) replay(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := h.st.ReplayJob(r.Context(), id, h.now()); err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": store.JobPending})
-}
-
-func (h *jobsAPI) replayMatching(w http.ResponseWriter, r *http.Request) {
-	f, err := jobReplayFilter(http.MaxBytesReader(w, r.Body, maxFilterBody))
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, "Bad replay filter", err.Error())
-		return
-	}
-	n, err := h.st.ReplayJobsMatching(r.Context(), f, h.now())
-	if err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]int{"replayed": n})
-}
-
-func jobReplayFilter(body io.Reader) (store.JobFilter, error) {
-	var in JobReplayFilterJSON
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		if errors.Is(err, io.EOF) {
-			return store.JobFilter{}, errors.New(`empty body: give at least one of kind, upstream, status, since, until, or "all": true`)
-		}
-		return store.JobFilter{}, fmt.Errorf("body: %w", err)
-	}
-	if dec.More() {
-		return store.JobFilter{}, errors.New("body: more than one JSON value")
-	}
-	if in.Kind == "" && in.Upstream == "" && in.Status == "" && in.Since == "" && in.Until == "" && !in.All {
-		return store.JobFilter{}, errors.New(`no filter: give at least one of kind, upstream, status, since, until, or "all": true to replay every job`)
-	}
-	f := store.JobFilter{Kind: in.Kind, Upstream: in.Upstream, Status: in.Status}
-	if err := checkJobKindStatus(f.Kind, f.Status); err != nil {
-		return f, err
-	}
-	var err error
-	f.Since, f.Until, err = timeRange(in.Since, in.Until)
-	return f, err
-}
-
-// storeError maps a store error to a problem: unknown id 404, invalid
-// request 400, anything else 503 (the store is down or failing).
-func (h *jobsAPI) storeError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "Job not found", fmt.Sprintf("no job with id %q", r.PathValue("id")))
-	case errors.Is(err, store.ErrInvalid):
-		WriteError(w, http.StatusBadRequest, "Invalid request", err.Error())
-	default:
-		if log := h.srv.opts.Logger; log != nil {
-			log.Error("admin: store", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
-		WriteError(w, http.StatusServiceUnavailable, "Store unavailable", err.Error())
-	}
+	return out, nil
 }
