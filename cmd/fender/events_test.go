@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,12 +84,8 @@ func (f *adminFixture) status(t *testing.T, id string) string {
 	return e.Status
 }
 
-func runEvents(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err = eventsCmd(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
-	return out.String(), errb.String(), err
-}
+// runEvents runs `fender events`.
+var runEvents = runner(eventsCmd)
 
 func TestEventsList(t *testing.T) {
 	f := newAdminFixture(t, "")
@@ -237,36 +232,15 @@ func TestEventsReplay(t *testing.T) {
 func TestEventsToken(t *testing.T) {
 	f := newAdminFixture(t, "s3cret")
 	f.add(t, "stripe", 0)
-
-	_, errOut, err := runEvents(t, map[string]string{"FENDER_ADMIN_URL": f.url, "FENDER_ADMIN_TOKEN": "wrong"}, "list")
-	if err == nil || exitCode(err) != exitRuntime || !errors.Is(err, errReported) {
-		t.Fatalf("bad token: err %v (exit %d)", err, exitCode(err))
-	}
-	if !strings.Contains(errOut, "Unauthorized") || !strings.Contains(errOut, "FENDER_ADMIN_TOKEN") {
-		t.Fatalf("bad token stderr: %q", errOut)
-	}
-	if _, _, err := runEvents(t, nil, "list", "--admin", f.url); err == nil {
-		t.Fatal("no token: no error")
-	}
-	if _, _, err := runEvents(t, map[string]string{"FENDER_ADMIN_URL": f.url, "FENDER_ADMIN_TOKEN": "s3cret"}, "list"); err != nil {
-		t.Fatalf("token from env: %v", err)
-	}
-	if _, _, err := runEvents(t, map[string]string{"FENDER_ADMIN_TOKEN": "wrong"}, "list", "--admin", f.url, "--token", "s3cret"); err != nil {
-		t.Fatalf("--token over env: %v", err)
-	}
+	testToken(t, runEvents, f.url)
 }
 
 func TestEventsUnreachable(t *testing.T) {
-	ts := httptest.NewServer(nil)
-	ts.Close()
-	_, _, err := runEvents(t, nil, "list", "--admin", ts.URL)
-	if err == nil || exitCode(err) != exitRuntime || !strings.Contains(err.Error(), "cannot reach the admin API") {
-		t.Fatalf("closed server: %v (exit %d)", err, exitCode(err))
-	}
+	testUnreachable(t, runEvents)
 }
 
 func TestEventsUsage(t *testing.T) {
-	for _, args := range [][]string{
+	testUsage(t, "events", runEvents, [][]string{
 		{},
 		{"frob"},
 		{"show"},
@@ -281,19 +255,7 @@ func TestEventsUsage(t *testing.T) {
 		{"replay", "--status", "dead", "--until", "soon"},
 		{"list", "--admin", "127.0.0.1:9090"},
 		{"list", "--admin", "ftp://host"},
-	} {
-		_, _, err := runEvents(t, nil, args...)
-		var ue *usageError
-		if !errors.As(err, &ue) || exitCode(err) != exitUsage {
-			t.Errorf("events %q: err %v, want a usage error", args, err)
-		}
-	}
-	if out, _, err := runEvents(t, nil, "help"); err != nil || !strings.Contains(out, "fender events list") {
-		t.Fatalf("help: %v %q", err, out)
-	}
-	if _, errOut, err := runEvents(t, nil, "list", "-h"); err != nil || !strings.Contains(errOut, "-all-pages") {
-		t.Fatalf("list -h: %v %q", err, errOut)
-	}
+	}, "fender events list", "-all-pages")
 }
 
 func TestParseTimeFlag(t *testing.T) {

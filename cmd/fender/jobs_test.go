@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,12 +92,8 @@ func (f *jobsFixture) status(t *testing.T, id string) string {
 	return j.Status
 }
 
-func runJobs(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err = jobsCmd(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
-	return out.String(), errb.String(), err
-}
+// runJobs runs `fender jobs`.
+var runJobs = runner(jobsCmd)
 
 func TestJobsList(t *testing.T) {
 	f := newJobsFixture(t, "")
@@ -256,24 +251,11 @@ func TestJobsReplay(t *testing.T) {
 func TestJobsToken(t *testing.T) {
 	f := newJobsFixture(t, "s3cret")
 	f.add(t, "stripe", 0)
-
-	_, errOut, err := runJobs(t, map[string]string{"FENDER_ADMIN_URL": f.url, "FENDER_ADMIN_TOKEN": "wrong"}, "list")
-	if err == nil || exitCode(err) != exitRuntime || !errors.Is(err, errReported) {
-		t.Fatalf("bad token: err %v (exit %d)", err, exitCode(err))
-	}
-	if !strings.Contains(errOut, "Unauthorized") || !strings.Contains(errOut, "FENDER_ADMIN_TOKEN") {
-		t.Fatalf("bad token stderr: %q", errOut)
-	}
-	if _, _, err := runJobs(t, map[string]string{"FENDER_ADMIN_URL": f.url, "FENDER_ADMIN_TOKEN": "s3cret"}, "list"); err != nil {
-		t.Fatalf("token from env: %v", err)
-	}
-	if _, _, err := runJobs(t, map[string]string{"FENDER_ADMIN_TOKEN": "wrong"}, "list", "--admin", f.url, "--token", "s3cret"); err != nil {
-		t.Fatalf("--token over env: %v", err)
-	}
+	testToken(t, runJobs, f.url)
 }
 
 func TestJobsUsage(t *testing.T) {
-	for _, args := range [][]string{
+	testUsage(t, "jobs", runJobs, [][]string{
 		{},
 		{"frob"},
 		{"show"},
@@ -288,23 +270,6 @@ func TestJobsUsage(t *testing.T) {
 		{"list", "--limit", "-1"},
 		{"replay", "--status", "dead", "--until", "soon"},
 		{"list", "--admin", "127.0.0.1:9090"},
-	} {
-		_, _, err := runJobs(t, nil, args...)
-		var ue *usageError
-		if !errors.As(err, &ue) || exitCode(err) != exitUsage {
-			t.Errorf("jobs %q: err %v, want a usage error", args, err)
-		}
-	}
-	if out, _, err := runJobs(t, nil, "help"); err != nil || !strings.Contains(out, "fender jobs list") {
-		t.Fatalf("help: %v %q", err, out)
-	}
-	if _, errOut, err := runJobs(t, nil, "list", "-h"); err != nil || !strings.Contains(errOut, "-upstream") {
-		t.Fatalf("list -h: %v %q", err, errOut)
-	}
-	ts := httptest.NewServer(nil)
-	ts.Close()
-	if _, _, err := runJobs(t, nil, "list", "--admin", ts.URL); err == nil || exitCode(err) != exitRuntime ||
-		!strings.Contains(err.Error(), "cannot reach the admin API") {
-		t.Fatalf("closed server: %v", err)
-	}
+	}, "fender jobs list", "-upstream")
+	testUnreachable(t, runJobs)
 }

@@ -438,21 +438,7 @@ func TestEventsToken(t *testing.T) {
 	st := openStore(t)
 	ts := serveAPI(t, st, "s3cret")
 	ids := seed(t, st, 1, "stripe")
-	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/api/events", ""},
-		{http.MethodGet, "/api/events/" + ids[0], ""},
-		{http.MethodPost, "/api/events/" + ids[0] + "/replay", ""},
-		{http.MethodPost, "/api/events/replay", `{"all":true}`},
-	} {
-		for _, tok := range []string{"", "wrong"} {
-			resp, b := do(t, tc.method, ts.URL+tc.path, tok, tc.body)
-			wantProblem(t, resp, b, http.StatusUnauthorized, "token")
-		}
-		resp, b := do(t, tc.method, ts.URL+tc.path, "s3cret", tc.body)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s with the token: %d %s", tc.method, tc.path, resp.StatusCode, b)
-		}
-	}
+	testToken(t, ts.URL, "events", ids[0])
 }
 
 func TestStoreDown(t *testing.T) {
@@ -460,13 +446,5 @@ func TestStoreDown(t *testing.T) {
 	ts := serveAPI(t, st, "")
 	ids := seed(t, st, 1, "stripe")
 	st.Close()
-	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/api/events", ""},
-		{http.MethodGet, "/api/events/" + ids[0], ""},
-		{http.MethodPost, "/api/events/" + ids[0] + "/replay", ""},
-		{http.MethodPost, "/api/events/replay", `{"all":true}`},
-	} {
-		resp, b := do(t, tc.method, ts.URL+tc.path, "", tc.body)
-		wantProblem(t, resp, b, http.StatusServiceUnavailable, "closed")
-	}
+	testStoreDown(t, ts.URL, "events", ids[0])
 }

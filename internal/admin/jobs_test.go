@@ -270,21 +270,7 @@ func TestJobsToken(t *testing.T) {
 	st := openStore(t)
 	ts := serveJobsAPI(t, st, "s3cret")
 	id := enqueueJob(t, st, "stripe", 0)
-	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/api/jobs", ""},
-		{http.MethodGet, "/api/jobs/" + id, ""},
-		{http.MethodPost, "/api/jobs/" + id + "/replay", ""},
-		{http.MethodPost, "/api/jobs/replay", `{"all":true}`},
-	} {
-		for _, tok := range []string{"", "wrong"} {
-			resp, b := do(t, tc.method, ts.URL+tc.path, tok, tc.body)
-			wantProblem(t, resp, b, http.StatusUnauthorized, "token")
-		}
-		resp, b := do(t, tc.method, ts.URL+tc.path, "s3cret", tc.body)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s with the token: %d %s", tc.method, tc.path, resp.StatusCode, b)
-		}
-	}
+	testToken(t, ts.URL, "jobs", id)
 }
 
 func TestJobsStoreDown(t *testing.T) {
@@ -292,13 +278,5 @@ func TestJobsStoreDown(t *testing.T) {
 	ts := serveJobsAPI(t, st, "")
 	id := enqueueJob(t, st, "stripe", 0)
 	st.Close()
-	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodGet, "/api/jobs", ""},
-		{http.MethodGet, "/api/jobs/" + id, ""},
-		{http.MethodPost, "/api/jobs/" + id + "/replay", ""},
-		{http.MethodPost, "/api/jobs/replay", `{"all":true}`},
-	} {
-		resp, b := do(t, tc.method, ts.URL+tc.path, "", tc.body)
-		wantProblem(t, resp, b, http.StatusServiceUnavailable, "closed")
-	}
+	testStoreDown(t, ts.URL, "jobs", id)
 }
