@@ -280,11 +280,11 @@ type capture struct {
 
 // captureFor returns a capture when the response must be kept, or nil.
 func (x *exchange) captureFor(resp *http.Response) *capture {
-	c := &capture{idem: x.idemHeld, cache: x.cacheable(resp)}
-	if !c.idem && !c.cache {
+	idem, cache := x.idemHeld, x.cacheable(resp)
+	if !idem && !cache {
 		return nil
 	}
-	return c
+	return &capture{idem: idem, cache: cache}
 }
 
 func (c *capture) writer(w io.Writer) io.Writer {
