@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -80,20 +81,30 @@ func BenchmarkKeyedPOST(b *testing.B) {
 	for name, st := range stores(b) {
 		px := storeProxy(b, st)
 		var n atomic.Int64
+		one := func(b *testing.B, keyed bool) {
+			req := httptest.NewRequest("POST", "/origin/v1/charges", strings.NewReader(`{"amount":100}`))
+			if keyed {
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", n.Add(1)))
+			}
+			rec := httptest.NewRecorder()
+			px.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
 		for _, keyed := range []bool{false, true} {
-			b.Run(fmt.Sprintf("store=%s/keyed=%v", name, keyed), func(b *testing.B) {
+			// Latency: one request at a time.
+			b.Run(fmt.Sprintf("store=%s/keyed=%v/serial", name, keyed), func(b *testing.B) {
+				for b.Loop() {
+					one(b, keyed)
+				}
+			})
+			// Throughput: 16 goroutines per CPU share the group commits.
+			b.Run(fmt.Sprintf("store=%s/keyed=%v/parallel", name, keyed), func(b *testing.B) {
 				b.SetParallelism(16)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						req := httptest.NewRequest("POST", "/origin/v1/charges", strings.NewReader(`{"amount":100}`))
-						if keyed {
-							req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", n.Add(1)))
-						}
-						rec := httptest.NewRecorder()
-						px.ServeHTTP(rec, req)
-						if rec.Code != 200 {
-							b.Fatalf("status %d: %s", rec.Code, rec.Body)
-						}
+						one(b, keyed)
 					}
 				})
 			})
@@ -123,4 +134,69 @@ func BenchmarkAsyncEnqueue(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
 		})
 	}
+}
+
+// failingTransport answers every attempt with 503.
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+}
+
+// switchTransport sends to ok until fail is set.
+type switchTransport struct{ fail atomic.Bool }
+
+func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if s.fail.Load() {
+		return failingTransport{}.RoundTrip(r)
+	}
+	return cannedTransport{}.RoundTrip(r)
+}
+
+// BenchmarkStaleGET compares a fresh proxied GET with one answered from the
+// stale-if-error cache while the upstream fails (SQLite store).
+//
+//	go test -run '^$' -bench StaleGET ./bench/
+func BenchmarkStaleGET(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "cache.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	sw := &switchTransport{}
+	cfg := config.Default()
+	uc := config.DefaultUpstream()
+	uc.URL = "http://127.0.0.1:1"
+	uc.AllowPrivateNetwork = true
+	uc.Cache.StaleIfError = time.Hour
+	uc.Retry.MaxAttempts = 1
+	uc.Breaker.MinRequests = 1 << 30 // measure the stale path, not the breaker
+	uc.Throttle.K = 0
+	cfg.Upstreams = map[string]*config.Upstream{"origin": uc}
+	lg, _ := telemetry.NewLogger(io.Discard, "info", "json")
+	px, err := proxy.New(cfg, proxy.Options{Logger: lg, Metrics: telemetry.NewMetrics(), Base: sw, Cache: st, Retention: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func(b *testing.B, want string) {
+		req := httptest.NewRequest("GET", "/origin/v1/products/p_1", nil)
+		rec := httptest.NewRecorder()
+		px.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Fender-Cache") != want {
+			b.Fatalf("status %d cache %q, want 200 %q", rec.Code, rec.Header().Get("Fender-Cache"), want)
+		}
+	}
+	b.Run("fresh", func(b *testing.B) {
+		for b.Loop() {
+			get(b, "")
+		}
+	})
+	time.Sleep(100 * time.Millisecond) // the background cache write lands
+	sw.fail.Store(true)
+	b.Run("stale", func(b *testing.B) {
+		for b.Loop() {
+			get(b, "stale")
+		}
+	})
 }
