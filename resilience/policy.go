@@ -2,6 +2,7 @@ package resilience
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -224,14 +225,14 @@ func (p *Percent) UnmarshalText(b []byte) error {
 	s := strings.TrimSpace(string(b))
 	if rest, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("invalid percentage %q", s)
 		}
 		*p = Percent(v / 100)
 		return nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("invalid percentage %q (write 20%%)", s)
 	}
 	*p = Percent(v)

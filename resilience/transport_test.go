@@ -603,3 +603,16 @@ func TestAdaptiveThrottle(t *testing.T) {
 		t.Errorf("after healing only %.2f of calls reach the upstream", healed)
 	}
 }
+
+func TestPercentRefusesNaNAndInfinity(t *testing.T) {
+	for _, s := range []string{"NaN%", "nan", "Inf%", "+Inf", "-inf%", "1e400%"} {
+		var p Percent
+		if err := p.UnmarshalText([]byte(s)); err == nil {
+			t.Errorf("%q parsed to %v, want an error", s, p)
+		}
+	}
+	var p Percent
+	if err := p.UnmarshalText([]byte("12.5%")); err != nil || p != 0.125 {
+		t.Errorf("12.5%% = %v, %v", p, err)
+	}
+}
