@@ -520,3 +520,45 @@ func TestUpstreamHeaderRouting(t *testing.T) {
 		t.Errorf("unknown upstream in header: %d %+v", resp.StatusCode, p)
 	}
 }
+
+// TestBodyStallCutByDeadline: an upstream that sends headers and part of
+// the body, then stalls, is cut at the total deadline; the client sees a
+// broken body, never a clean short one, and the log says so.
+func TestBodyStallCutByDeadline(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		w.Write([]byte(strings.Repeat("a", 100)))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer up.Close()
+	h := newHarness(t, map[string]*config.Upstream{"slow": upstreamCfg(up.URL, func(u *config.Upstream) {
+		u.Timeout = resilience.Timeouts{Attempt: 200 * time.Millisecond, Total: 300 * time.Millisecond}
+	})})
+	start := time.Now()
+	resp, err := http.Get(h.srv.URL + "/slow/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Errorf("read %d bytes cleanly from a body cut short, want an error", len(b))
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the stalled body held the client %v; the total deadline is 300ms", d)
+	}
+	rt, _ := h.proxy.Upstream("slow")
+	deadline := time.Now().Add(time.Second)
+	for rt.InFlight() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rt.InFlight() != 0 {
+		t.Errorf("in flight %d after the body was cut", rt.InFlight())
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"body_error"`) || !strings.Contains(logs, `"level":"WARN"`) {
+		t.Errorf("the log does not report the cut body: %s", logs)
+	}
+}
