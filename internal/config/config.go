@@ -16,6 +16,7 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Limits          Limits        `yaml:"limits"`
 
 	Upstreams map[string]*Upstream `yaml:"upstreams,omitempty"`
 	Sources   map[string]*Source   `yaml:"sources,omitempty"`
@@ -48,6 +49,14 @@ const (
 	DriverSQLite   = "sqlite"
 	DriverPostgres = "postgres"
 )
+
+// Limits protects fender itself from overload.
+type Limits struct {
+	// MaxInFlight bounds proxied calls in flight across every upstream.
+	// Calls to non-critical upstreams are shed once three quarters of it
+	// is in use, so critical ones keep the rest; 0 means no limit.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
 
 // Admin configures the admin listener.
 type Admin struct {
@@ -240,6 +249,7 @@ func Default() *Config {
 		Storage:         Storage{Driver: DriverSQLite, DSN: "./fender.db", Retention: 168 * time.Hour},
 		Log:             Log{Level: "info", Format: "json"},
 		ShutdownTimeout: 20 * time.Second,
+		Limits:          Limits{MaxInFlight: 4096},
 	}
 }
 

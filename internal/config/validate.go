@@ -94,6 +94,7 @@ func (c *Config) Validate() error {
 	v.listen()
 	v.storage()
 	v.log()
+	v.limits()
 	if c.ShutdownTimeout <= 0 {
 		v.bad("shutdown_timeout", "must be greater than 0")
 	}
@@ -212,6 +213,12 @@ func (v *validator) storage() {
 	}
 	if s.Retention <= 0 {
 		v.bad("storage.retention", "must be greater than 0")
+	}
+}
+
+func (v *validator) limits() {
+	if v.c.Limits.MaxInFlight < 0 {
+		v.bad("limits.max_in_flight", "must not be negative (0 means no limit)")
 	}
 }
 

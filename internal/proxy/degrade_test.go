@@ -158,3 +158,64 @@ func TestNonCriticalCannotSlowCritical(t *testing.T) {
 		t.Errorf("a hanging non-critical upstream raised the critical p99 by ×%.2f, want ≤ 1.5", best)
 	}
 }
+
+// TestOverloadShedsNonCriticalFirst: with limits.max_in_flight 8 and six
+// calls in flight, a non-critical call is shed (its fallback answers) while
+// a critical one still goes through; past eight, critical calls are
+// refused too.
+func TestOverloadShedsNonCriticalFirst(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer slow.Close()
+	h := newHarness(t, map[string]*config.Upstream{
+		"pay":  upstreamCfg(slow.URL),
+		"recs": upstreamCfg(slow.URL, nonCritical),
+	})
+	cfg := config.Default()
+	cfg.Limits.MaxInFlight = 8
+	cfg.Upstreams = map[string]*config.Upstream{"pay": upstreamCfg(slow.URL), "recs": upstreamCfg(slow.URL, nonCritical)}
+	if err := h.proxy.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	hold := func(n int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if resp, err := http.Get(h.srv.URL + "/pay/hold"); err == nil {
+					resp.Body.Close()
+				}
+			}()
+		}
+		want := h.proxy.inFlight.Load() + int64(n)
+		for h.proxy.inFlight.Load() < want {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	hold(6)
+	resp, body := h.do(t, "GET", "/recs/x", nil, nil)
+	if resp.Header.Get(HeaderFallback) != "true" || resp.Header.Get(HeaderError) != "concurrency_limited" {
+		t.Errorf("non-critical at 7/8 in flight: %d %s %v, want shed to its fallback", resp.StatusCode, body, resp.Header)
+	}
+	if resp, _ := h.do(t, "GET", "/pay/x", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("critical at 7/8 in flight: %d, want 200", resp.StatusCode)
+	}
+	hold(2)
+	resp, body = h.do(t, "GET", "/pay/x", nil, nil)
+	if p := decodeProblem(t, resp, body); resp.StatusCode != 503 || p.Category != "concurrency_limited" {
+		t.Errorf("critical past the limit: %d %+v", resp.StatusCode, p)
+	}
+	once.Do(func() { close(release) })
+	wg.Wait()
+	if got := testutil.ToFloat64(h.metrics.Degraded.WithLabelValues("recs", "shed")); got != 1 {
+		t.Errorf("degraded{recs,shed} = %v, want 1", got)
+	}
+}

@@ -65,6 +65,9 @@ type Proxy struct {
 	upstreams  atomic.Pointer[map[string]*upstream]
 	mu         sync.Mutex    // serialises Reload
 	cacheSlots chan struct{} // bounds background cache writes
+
+	inFlight    atomic.Int64 // proxied calls in flight, all upstreams
+	maxInFlight atomic.Int64 // limits.max_in_flight; 0: no limit
 }
 
 func (p *Proxy) now() time.Time {
@@ -114,6 +117,7 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 	if cur := p.upstreams.Load(); cur != nil {
 		old = *cur
 	}
+	p.maxInFlight.Store(int64(cfg.Limits.MaxInFlight))
 	next := make(map[string]*upstream, len(cfg.Upstreams))
 	for name, uc := range cfg.Upstreams {
 		if o, ok := old[name]; ok && reflect.DeepEqual(o.cfg, *uc) {
@@ -234,6 +238,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header()[HeaderUpstream] = u.nameHdr
+	n := p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	if p.overloaded(n, u) {
+		u.degraded[degradedShed].Inc()
+		if u.fallbackFor(resilience.CategoryConcurrencyLimited) {
+			p.fallback(w, &rec, u, resilience.CategoryConcurrencyLimited)
+			return
+		}
+		p.answer(w, &rec, u, resilience.CategoryConcurrencyLimited, time.Second,
+			"fender is overloaded (limits.max_in_flight); calls to non-critical upstreams are shed first")
+		return
+	}
 	target, err := u.target(rest, r.URL.RawQuery)
 	if err != nil {
 		p.answer(w, &rec, u, CategoryBadRequest, 0, err.Error())
@@ -257,6 +273,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.forward()
+}
+
+// overloaded reports whether the n-th call in flight must be shed: past
+// limits.max_in_flight for critical upstreams, past three quarters of it
+// for non-critical ones, so critical calls keep a quarter to themselves.
+func (p *Proxy) overloaded(n int64, u *upstream) bool {
+	max := p.maxInFlight.Load()
+	if max <= 0 {
+		return false
+	}
+	if !u.cfg.Critical {
+		max = max * 3 / 4
+	}
+	return n > max
 }
 
 // exchange is one proxied request on its way through the optional steps:
