@@ -405,16 +405,9 @@ func (j *Jobs) Stop(ctx context.Context) error {
 		if started {
 			j.runCancel()
 			j.loops.Wait() // no new attempts after this
-			done := make(chan struct{})
-			go func() { j.running.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-ctx.Done():
-				j.sendCancel()
-				<-done
-				errs = append(errs, fmt.Errorf("delivery: stop: jobs in flight cancelled: %w", ctx.Err()))
+			if err := drain(ctx, &j.running, j.sendCancel); err != nil {
+				errs = append(errs, fmt.Errorf("delivery: stop: jobs in flight cancelled: %w", err))
 			}
-			j.sendCancel()
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeOpTimeout)
 		defer cancel()

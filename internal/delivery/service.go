@@ -359,16 +359,9 @@ func (s *Service) Stop(ctx context.Context) error {
 				w.stop()
 			}
 			s.loops.Wait() // no new deliveries after this
-			done := make(chan struct{})
-			go func() { s.inflight.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-ctx.Done():
-				s.sendCancel()
-				<-done
-				errs = append(errs, fmt.Errorf("delivery: stop: deliveries in flight cancelled: %w", ctx.Err()))
+			if err := drain(ctx, &s.inflight, s.sendCancel); err != nil {
+				errs = append(errs, fmt.Errorf("delivery: stop: deliveries in flight cancelled: %w", err))
 			}
-			s.sendCancel()
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeOpTimeout)
 		defer cancel()
@@ -410,5 +403,22 @@ func (s *Service) purge() {
 		s.log.Warn("retention purge failed", "err", err)
 	case n > 0:
 		s.log.Info("retention purge", "deleted", n, "retention", ret.String())
+	}
+}
+
+// drain waits for the work counted by inflight to finish; when ctx ends
+// first it calls cancel and still waits for the work to return, and reports
+// ctx's error. cancel is called in either case, to free what the work held.
+func drain(ctx context.Context, inflight *sync.WaitGroup, cancel func()) error {
+	defer cancel()
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return ctx.Err()
 	}
 }
