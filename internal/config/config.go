@@ -115,6 +115,9 @@ type Idempotency struct {
 	// KeyFrom is "header" (the Idempotency-Key header), "header:<Name>",
 	// "body:<json.path>" or "none". See ParseKeyFrom.
 	KeyFrom string `yaml:"key_from"`
+	// Required refuses POST and PATCH requests that carry no key (400),
+	// for upstreams where an accidental double call is never acceptable.
+	Required bool `yaml:"required"`
 }
 
 // Async configures Prefer: respond-async jobs of an upstream.

@@ -278,8 +278,10 @@ func (v *validator) upstream(name string, u *Upstream) {
 			v.bad(p+".fallback.content_type", "must not contain a line break or NUL")
 		}
 	}
-	if _, err := ParseKeyFrom(u.Idempotency.KeyFrom); err != nil {
+	if ref, err := ParseKeyFrom(u.Idempotency.KeyFrom); err != nil {
 		v.bad(p+".idempotency.key_from", "%v", err)
+	} else if ref.IsZero() && u.Idempotency.Required {
+		v.bad(p+".idempotency.required", "needs a key_from other than none")
 	}
 	v.schedule(p+".async.schedule", u.Async.Schedule)
 	v.signingSecret(p+".async.signing_secret", u.Async.SigningSecret)

@@ -87,6 +87,11 @@ func (x *exchange) prepareIdempotency() bool {
 		key = jsonField(x.body, ref.Path)
 	}
 	if key == "" {
+		if x.u.cfg.Idempotency.Required && (x.r.Method == http.MethodPost || x.r.Method == http.MethodPatch) {
+			x.p.answer(x.w, x.rec, x.u, CategoryBadRequest, 0,
+				fmt.Sprintf("this upstream requires an idempotency key (%s) on %s requests", ref, x.r.Method))
+			return false
+		}
 		return true
 	}
 	if len(key) > MaxKeyLength {

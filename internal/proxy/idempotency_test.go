@@ -247,3 +247,25 @@ func TestAsyncAccepted(t *testing.T) {
 		t.Errorf("bad callback: %d", resp.StatusCode)
 	}
 }
+
+func TestIdempotencyKeyRequired(t *testing.T) {
+	up := &chargeUpstream{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	h := newStoreHarness(t, map[string]*config.Upstream{"pay": upstreamCfg(srv.URL, func(u *config.Upstream) {
+		u.Idempotency.Required = true
+	})}, "")
+	resp, body := post(t, h.srv.URL+"/pay/v1/charges", "amount=1", nil)
+	if resp.StatusCode != 400 || !strings.Contains(body, "requires an idempotency key") {
+		t.Errorf("keyless POST on a key-required upstream: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := post(t, h.srv.URL+"/pay/v1/charges", "amount=1", map[string]string{"Idempotency-Key": "k"}); resp.StatusCode != 201 {
+		t.Errorf("keyed POST: %d", resp.StatusCode)
+	}
+	if resp, _ := h.do(t, "GET", "/pay/v1/charges", nil, nil); resp.StatusCode != 201 {
+		t.Errorf("GET needs no key: %d", resp.StatusCode)
+	}
+	if up.calls.Load() != 2 {
+		t.Errorf("upstream called %d times, want 2", up.calls.Load())
+	}
+}
