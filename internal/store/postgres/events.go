@@ -140,14 +140,7 @@ func (s *Store) Finish(ctx context.Context, eventID, owner string, a store.Attem
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		var exists bool
-		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", eventID).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return store.ErrNotFound
-		}
-		return store.ErrLeaseLost
+		return leaseLost(ctx, c, "events", eventID)
 	})
 	if err != nil {
 		return s.fail("finish "+eventID, err)
@@ -157,38 +150,16 @@ func (s *Store) Finish(ctx context.Context, eventID, owner string, a store.Attem
 
 // Release clears every lease owner holds; see store.Store.
 func (s *Store) Release(ctx context.Context, owner string) error {
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "UPDATE events SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", owner)
-		return err
-	})
-	if err != nil {
-		return s.fail("release", err)
-	}
-	return nil
+	return s.release(ctx, "release", "events", owner)
 }
+
+const replaySet = `UPDATE events SET status = 'pending', next_at = $1, delivered_at = NULL,
+	lease_owner = NULL, lease_until = NULL
+	WHERE status <> 'pending'`
 
 // Replay makes a finished event pending again; see store.Store.
 func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `UPDATE events SET status = 'pending', next_at = $1, delivered_at = NULL,
-				lease_owner = NULL, lease_until = NULL
-			WHERE id = $2 AND status <> 'pending'`, now, id)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		var exists bool
-		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", id).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return s.fail("replay "+id, err)
-	}
-	return nil
+	return s.replayOne(ctx, "replay", replaySet+" AND id = $2", "events", id, now)
 }
 
 // ReplayMatching replays every finished event matching f; see store.Store.
@@ -196,26 +167,9 @@ func (s *Store) ReplayMatching(ctx context.Context, f store.Filter, now time.Tim
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
-	if f.Status == store.StatusPending {
-		return 0, nil
-	}
 	args := []any{now}
 	where := filterWhere(f, false, &args)
-	var n int64
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `UPDATE events SET status = 'pending', next_at = $1, delivered_at = NULL,
-				lease_owner = NULL, lease_until = NULL
-			WHERE status <> 'pending'`+where, args...)
-		n = tag.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.fail("replay", err)
-	}
-	return int(n), nil
+	return s.replayMatching(ctx, "replay", f.Status == store.StatusPending, replaySet+where, args)
 }
 
 // purgeChunk bounds the rows one purge statement deletes.
@@ -263,39 +217,10 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 
 // GetEvent returns one event with its attempts; see store.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, []store.Attempt, error) {
-	var e store.Event
-	var as []store.Attempt
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1", id)
-		if err != nil {
-			return err
-		}
-		es, err := collectEvents(rows)
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return store.ErrNotFound
-		}
-		e = es[0]
-		rows, err = c.Query(ctx, "SELECT "+attemptCols+" FROM attempts WHERE event_id = $1 ORDER BY n", id)
-		if err != nil {
-			return err
-		}
-		var a store.Attempt
-		var dur int64
-		_, err = pgx.ForEachRow(rows, []any{&a.EventID, &a.N, &a.StartedAt, &dur, &a.Status, &a.Category, &a.Error, &a.ResponseExcerpt}, func() error {
-			a.StartedAt = a.StartedAt.UTC()
-			a.Duration = time.Duration(dur) * time.Microsecond
-			as = append(as, a)
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return store.Event{}, nil, s.fail("get event "+id, err)
-	}
-	return e, as, nil
+	return getWithAttempts(ctx, s, "get event "+id,
+		"SELECT "+eventCols+" FROM events WHERE id = $1",
+		"SELECT "+attemptCols+" FROM attempts WHERE event_id = $1 ORDER BY n",
+		id, collectEvents, attemptRow.event)
 }
 
 // ListEvents pages through events, newest first; see store.Store.
@@ -303,51 +228,15 @@ func (s *Store) ListEvents(ctx context.Context, f store.Filter) ([]store.Event, 
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
-	limit := f.PageLimit()
 	var args []any
 	where := filterWhere(f, true, &args)
-	args = append(args, limit+1)
-	q := "SELECT " + listCols + " FROM events WHERE true" + where +
-		" ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
-	var out []store.Event
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = collectEvents(rows)
-		return err
-	})
-	if err != nil {
-		return nil, "", s.fail("list events", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
-	return out, next, nil
+	return listPage(ctx, s, "list events", "SELECT "+listCols+" FROM events WHERE true"+where, args,
+		f.PageLimit(), collectEvents, func(e store.Event) string { return e.ID })
 }
 
 // QueueDepth counts events by source and status; see store.Store.
 func (s *Store) QueueDepth(ctx context.Context) (map[string]map[string]int, error) {
-	out := map[string]map[string]int{}
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, "SELECT source, status, COUNT(*) FROM events GROUP BY source, status")
-		if err != nil {
-			return err
-		}
-		var src, status string
-		var n int
-		_, err = pgx.ForEachRow(rows, []any{&src, &status, &n}, func() error {
-			if out[src] == nil {
-				out[src] = map[string]int{}
-			}
-			out[src][status] = n
-			return nil
-		})
-		return err
-	})
+	out, err := s.countBy(ctx, "SELECT source, status, COUNT(*) FROM events GROUP BY source, status")
 	if err != nil {
 		return nil, s.fail("queue depth", err)
 	}

@@ -234,29 +234,12 @@ func (s *Store) FinishJob(ctx context.Context, id, owner string, a store.JobAtte
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		return jobLeaseLost(ctx, c, id)
+		return leaseLost(ctx, c, "jobs", id)
 	})
 	if err != nil {
 		return s.fail("finish job "+id, err)
 	}
 	return nil
-}
-
-// jobLeaseLost tells ErrNotFound from ErrLeaseLost for a write that
-// matched no leased job.
-func jobLeaseLost(ctx context.Context, c *pgx.Conn, id string) error {
-	if ok, err := jobExists(ctx, c, id); err != nil {
-		return err
-	} else if !ok {
-		return store.ErrNotFound
-	}
-	return store.ErrLeaseLost
-}
-
-func jobExists(ctx context.Context, c *pgx.Conn, id string) (bool, error) {
-	var exists bool
-	err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1)", id).Scan(&exists)
-	return exists, err
 }
 
 // DeferJob gives a leased job back for later; see store.JobStore.
@@ -269,7 +252,7 @@ func (s *Store) DeferJob(ctx context.Context, id, owner string, nextAt time.Time
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
-		return jobLeaseLost(ctx, c, id)
+		return leaseLost(ctx, c, "jobs", id)
 	})
 	if err != nil {
 		return s.fail("defer job "+id, err)
@@ -279,14 +262,7 @@ func (s *Store) DeferJob(ctx context.Context, id, owner string, nextAt time.Time
 
 // ReleaseJobs clears every job lease owner holds; see store.JobStore.
 func (s *Store) ReleaseJobs(ctx context.Context, owner string) error {
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", owner)
-		return err
-	})
-	if err != nil {
-		return s.fail("release jobs", err)
-	}
-	return nil
+	return s.release(ctx, "release jobs", "jobs", owner)
 }
 
 const replayJobsSet = `UPDATE jobs SET status = 'pending', next_at = $1, finished_at = NULL,
@@ -295,22 +271,7 @@ const replayJobsSet = `UPDATE jobs SET status = 'pending', next_at = $1, finishe
 
 // ReplayJob makes a finished job pending again; see store.JobStore.
 func (s *Store) ReplayJob(ctx context.Context, id string, now time.Time) error {
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, replayJobsSet+" AND id = $2", now, id)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		if ok, err := jobExists(ctx, c, id); err != nil {
-			return err
-		} else if !ok {
-			return store.ErrNotFound
-		}
-		return nil // pending: nothing to do
-	})
-	if err != nil {
-		return s.fail("replay job "+id, err)
-	}
-	return nil
+	return s.replayOne(ctx, "replay job", replayJobsSet+" AND id = $2", "jobs", id, now)
 }
 
 // ReplayJobsMatching replays every finished job matching f; see store.JobStore.
@@ -318,61 +279,17 @@ func (s *Store) ReplayJobsMatching(ctx context.Context, f store.JobFilter, now t
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
-	if f.Status == store.JobPending {
-		return 0, nil
-	}
 	args := []any{now}
 	where := jobFilterWhere(f, false, &args)
-	var n int64
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, replayJobsSet+where, args...)
-		n = tag.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.fail("replay jobs", err)
-	}
-	return int(n), nil
+	return s.replayMatching(ctx, "replay jobs", f.Status == store.JobPending, replayJobsSet+where, args)
 }
 
 // GetJob returns one job with its attempts; see store.JobStore.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, []store.JobAttempt, error) {
-	var j store.Job
-	var as []store.JobAttempt
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, "SELECT "+jobCols+" FROM jobs WHERE id = $1", id)
-		if err != nil {
-			return err
-		}
-		js, err := collectJobs(rows)
-		if err != nil {
-			return err
-		}
-		if len(js) == 0 {
-			return store.ErrNotFound
-		}
-		j = js[0]
-		rows, err = c.Query(ctx, "SELECT "+jobAttemptCols+" FROM job_attempts WHERE job_id = $1 ORDER BY n", id)
-		if err != nil {
-			return err
-		}
-		var a store.JobAttempt
-		var dur int64
-		_, err = pgx.ForEachRow(rows, []any{&a.JobID, &a.N, &a.StartedAt, &dur, &a.Status, &a.Category, &a.Error, &a.ResponseExcerpt}, func() error {
-			a.StartedAt = a.StartedAt.UTC()
-			a.Duration = time.Duration(dur) * time.Microsecond
-			as = append(as, a)
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return store.Job{}, nil, s.fail("get job "+id, err)
-	}
-	return j, as, nil
+	return getWithAttempts(ctx, s, "get job "+id,
+		"SELECT "+jobCols+" FROM jobs WHERE id = $1",
+		"SELECT "+jobAttemptCols+" FROM job_attempts WHERE job_id = $1 ORDER BY n",
+		id, collectJobs, attemptRow.job)
 }
 
 // ListJobs pages through jobs, newest first; see store.JobStore.
@@ -380,30 +297,10 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, s
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
-	limit := f.PageLimit()
 	var args []any
 	where := jobFilterWhere(f, true, &args)
-	args = append(args, limit+1)
-	q := "SELECT " + jobListCols + " FROM jobs WHERE true" + where +
-		" ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
-	var out []store.Job
-	err := s.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = collectJobs(rows)
-		return err
-	})
-	if err != nil {
-		return nil, "", s.fail("list jobs", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
-	return out, next, nil
+	return listPage(ctx, s, "list jobs", "SELECT "+jobListCols+" FROM jobs WHERE true"+where, args,
+		f.PageLimit(), collectJobs, func(j store.Job) string { return j.ID })
 }
 
 // JobQueueDepth counts jobs by kind and status; see store.JobStore.
