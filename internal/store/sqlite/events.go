@@ -64,20 +64,12 @@ func (s *Store) Claim(ctx context.Context, sources []string, owner string, limit
 	}
 	var out []store.Event
 	err := s.write(ctx, func(tx *wtx) error {
-		out = out[:0]
 		rows, err := tx.stmt(s.stmts.claim).Query(owner, micros(now.Add(lease)), micros(now), srcs, limit)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		out, err = scanAll(rows, scanEvent)
+		return err
 	})
 	if err != nil {
 		return nil, s.fail("claim", err)
@@ -104,13 +96,7 @@ func (s *Store) Finish(ctx context.Context, eventID, owner string, a store.Attem
 		var n int
 		err := tx.stmt(s.stmts.finish).QueryRow(out.Status, micros(next), out.Error, micros(now), eventID, owner).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
-			var status string
-			if err := tx.stmt(s.stmts.exists).QueryRow(eventID).Scan(&status); errors.Is(err, sql.ErrNoRows) {
-				return store.ErrNotFound
-			} else if err != nil {
-				return err
-			}
-			return store.ErrLeaseLost
+			return leaseLost(tx, s.stmts.exists, eventID)
 		}
 		if err != nil {
 			return err
@@ -139,25 +125,9 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 
 // Replay makes a finished event pending again; see store.Store.
 func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
-	err := s.write(ctx, func(tx *wtx) error {
-		r, err := tx.stmt(s.stmts.replay).Exec(micros(now), id)
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var status string
-		if err := tx.stmt(s.stmts.exists).QueryRow(id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else {
-			return err
-		}
-	})
-	if err != nil {
-		return s.fail("replay "+id, err)
-	}
-	return nil
+	return s.replayOne(ctx, "replay", id, func(tx *wtx) (sql.Result, error) {
+		return tx.stmt(s.stmts.replay).Exec(micros(now), id)
+	}, s.stmts.exists)
 }
 
 // ReplayMatching replays every finished event matching f; see store.Store.
@@ -169,22 +139,9 @@ func (s *Store) ReplayMatching(ctx context.Context, f store.Filter, now time.Tim
 		return 0, nil
 	}
 	where, args := filterWhere(f, false)
-	q := `UPDATE events SET status = 'pending', next_at = ?, delivered_at = NULL,
+	return s.replayMatching(ctx, "replay", `UPDATE events SET status = 'pending', next_at = ?, delivered_at = NULL,
 		lease_owner = NULL, lease_until = NULL
-		WHERE status <> 'pending'` + where
-	var n int64
-	err := s.write(ctx, func(tx *wtx) error {
-		r, err := tx.tx.Exec(q, append([]any{micros(now)}, args...)...)
-		if err != nil {
-			return err
-		}
-		n, err = r.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.fail("replay", err)
-	}
-	return int(n), nil
+		WHERE status <> 'pending'`+where, now, args)
 }
 
 // purgeChunk bounds the rows one purge transaction deletes, so ingests
@@ -232,41 +189,10 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 
 // GetEvent returns one event with its attempts; see store.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, []store.Attempt, error) {
-	if s.closed.Load() {
-		return store.Event{}, nil, store.ErrClosed
-	}
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return store.Event{}, nil, s.fail("get event", err)
-	}
-	defer tx.Rollback()
-	e, err := scanEvent(tx.QueryRowContext(ctx, "SELECT "+eventCols+" FROM events WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Event{}, nil, fmt.Errorf("sqlite: get event %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Event{}, nil, s.fail("get event", err)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+attemptCols+" FROM attempts WHERE event_id = ? ORDER BY n", id)
-	if err != nil {
-		return store.Event{}, nil, s.fail("get event", err)
-	}
-	defer rows.Close()
-	var as []store.Attempt
-	for rows.Next() {
-		var a store.Attempt
-		var started, dur int64
-		if err := rows.Scan(&a.EventID, &a.N, &started, &dur, &a.Status, &a.Category, &a.Error, &a.ResponseExcerpt); err != nil {
-			return store.Event{}, nil, s.fail("get event", err)
-		}
-		a.StartedAt = fromMicros(started)
-		a.Duration = time.Duration(dur) * time.Microsecond
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Event{}, nil, s.fail("get event", err)
-	}
-	return e, as, nil
+	return getWithAttempts(ctx, s, "get event",
+		"SELECT "+eventCols+" FROM events WHERE id = ?",
+		"SELECT "+attemptCols+" FROM attempts WHERE event_id = ? ORDER BY n",
+		id, scanEvent, attemptRow.event)
 }
 
 // ListEvents pages through events, newest first; see store.Store.
@@ -274,62 +200,14 @@ func (s *Store) ListEvents(ctx context.Context, f store.Filter) ([]store.Event, 
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
-	if s.closed.Load() {
-		return nil, "", store.ErrClosed
-	}
-	limit := f.PageLimit()
 	where, args := filterWhere(f, true)
-	q := "SELECT " + listCols + " FROM events WHERE 1=1" + where + " ORDER BY id DESC LIMIT ?"
-	rows, err := s.rdb.QueryContext(ctx, q, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", s.fail("list events", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", s.fail("list events", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", s.fail("list events", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
-	return out, next, nil
+	return listPage(ctx, s, "list events", "SELECT "+listCols+" FROM events WHERE 1=1"+where, args,
+		f.PageLimit(), scanEvent, func(e store.Event) string { return e.ID })
 }
 
 // QueueDepth counts events by source and status; see store.Store.
 func (s *Store) QueueDepth(ctx context.Context) (map[string]map[string]int, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT source, status, COUNT(*) FROM events GROUP BY source, status")
-	if err != nil {
-		return nil, s.fail("queue depth", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]int{}
-	for rows.Next() {
-		var src, status string
-		var n int
-		if err := rows.Scan(&src, &status, &n); err != nil {
-			return nil, s.fail("queue depth", err)
-		}
-		if out[src] == nil {
-			out[src] = map[string]int{}
-		}
-		out[src][status] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail("queue depth", err)
-	}
-	return out, nil
+	return s.countBy(ctx, "queue depth", "SELECT source, status, COUNT(*) FROM events GROUP BY source, status")
 }
 
 // filterWhere renders f as " AND …" conditions; withCursor adds After.

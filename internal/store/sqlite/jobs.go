@@ -59,21 +59,13 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds, upstreams []string, owner 
 	}
 	var out []store.Job
 	err := s.write(ctx, func(tx *wtx) error {
-		out = out[:0]
 		rows, err := tx.stmt(s.stmts.claimJobs).Query(owner, micros(now.Add(lease)), micros(now),
 			jsonList(kinds), jsonList(upstreams), limit)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return rows.Err()
+		out, err = scanAll(rows, scanJob)
+		return err
 	})
 	if err != nil {
 		return nil, s.fail("claim jobs", err)
@@ -123,7 +115,7 @@ func (s *Store) FinishJob(ctx context.Context, id, owner string, a store.JobAtte
 		err := tx.stmt(s.stmts.finishJob).QueryRow(out.Status, micros(next), out.Error, micros(now), id, owner,
 			out.Response != nil, rs.status, rs.headers, rs.body).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
-			return s.jobLeaseLost(tx, id)
+			return leaseLost(tx, s.stmts.jobExists, id)
 		}
 		if err != nil {
 			return err
@@ -143,18 +135,6 @@ func (s *Store) FinishJob(ctx context.Context, id, owner string, a store.JobAtte
 	return nil
 }
 
-// jobLeaseLost tells ErrNotFound from ErrLeaseLost for a write that
-// matched no leased job.
-func (s *Store) jobLeaseLost(tx *wtx, id string) error {
-	var status string
-	if err := tx.stmt(s.stmts.jobExists).QueryRow(id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	} else if err != nil {
-		return err
-	}
-	return store.ErrLeaseLost
-}
-
 // DeferJob gives a leased job back for later; see store.JobStore.
 func (s *Store) DeferJob(ctx context.Context, id, owner string, nextAt time.Time, reason string, now time.Time) error {
 	err := s.write(ctx, func(tx *wtx) error {
@@ -169,7 +149,7 @@ func (s *Store) DeferJob(ctx context.Context, id, owner string, nextAt time.Time
 		if n, err := r.RowsAffected(); err != nil || n == 1 {
 			return err
 		}
-		return s.jobLeaseLost(tx, id)
+		return leaseLost(tx, s.stmts.jobExists, id)
 	})
 	if err != nil {
 		return s.fail("defer job "+id, err)
@@ -195,25 +175,9 @@ const replayJobsSet = `UPDATE jobs SET status = 'pending', next_at = ?, finished
 
 // ReplayJob makes a finished job pending again; see store.JobStore.
 func (s *Store) ReplayJob(ctx context.Context, id string, now time.Time) error {
-	err := s.write(ctx, func(tx *wtx) error {
-		r, err := tx.tx.Exec(replayJobsSet+" AND id = ?", micros(now), id)
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var status string
-		if err := tx.stmt(s.stmts.jobExists).QueryRow(id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		} else {
-			return err
-		}
-	})
-	if err != nil {
-		return s.fail("replay job "+id, err)
-	}
-	return nil
+	return s.replayOne(ctx, "replay job", id, func(tx *wtx) (sql.Result, error) {
+		return tx.tx.Exec(replayJobsSet+" AND id = ?", micros(now), id)
+	}, s.stmts.jobExists)
 }
 
 // ReplayJobsMatching replays every finished job matching f; see store.JobStore.
@@ -225,58 +189,15 @@ func (s *Store) ReplayJobsMatching(ctx context.Context, f store.JobFilter, now t
 		return 0, nil
 	}
 	where, args := jobFilterWhere(f, false)
-	var n int64
-	err := s.write(ctx, func(tx *wtx) error {
-		r, err := tx.tx.Exec(replayJobsSet+where, append([]any{micros(now)}, args...)...)
-		if err != nil {
-			return err
-		}
-		n, err = r.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.fail("replay jobs", err)
-	}
-	return int(n), nil
+	return s.replayMatching(ctx, "replay jobs", replayJobsSet+where, now, args)
 }
 
 // GetJob returns one job with its attempts; see store.JobStore.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, []store.JobAttempt, error) {
-	if s.closed.Load() {
-		return store.Job{}, nil, store.ErrClosed
-	}
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return store.Job{}, nil, s.fail("get job", err)
-	}
-	defer tx.Rollback()
-	j, err := scanJob(tx.QueryRowContext(ctx, "SELECT "+jobCols+" FROM jobs WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Job{}, nil, fmt.Errorf("sqlite: get job %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Job{}, nil, s.fail("get job", err)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+jobAttemptCols+" FROM job_attempts WHERE job_id = ? ORDER BY n", id)
-	if err != nil {
-		return store.Job{}, nil, s.fail("get job", err)
-	}
-	defer rows.Close()
-	var as []store.JobAttempt
-	for rows.Next() {
-		var a store.JobAttempt
-		var started, dur int64
-		if err := rows.Scan(&a.JobID, &a.N, &started, &dur, &a.Status, &a.Category, &a.Error, &a.ResponseExcerpt); err != nil {
-			return store.Job{}, nil, s.fail("get job", err)
-		}
-		a.StartedAt = fromMicros(started)
-		a.Duration = time.Duration(dur) * time.Microsecond
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Job{}, nil, s.fail("get job", err)
-	}
-	return j, as, nil
+	return getWithAttempts(ctx, s, "get job",
+		"SELECT "+jobCols+" FROM jobs WHERE id = ?",
+		"SELECT "+jobAttemptCols+" FROM job_attempts WHERE job_id = ? ORDER BY n",
+		id, scanJob, attemptRow.job)
 }
 
 // ListJobs pages through jobs, newest first; see store.JobStore.
@@ -284,34 +205,9 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, s
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
-	if s.closed.Load() {
-		return nil, "", store.ErrClosed
-	}
-	limit := f.PageLimit()
 	where, args := jobFilterWhere(f, true)
-	q := "SELECT " + jobListCols + " FROM jobs WHERE 1=1" + where + " ORDER BY id DESC LIMIT ?"
-	rows, err := s.rdb.QueryContext(ctx, q, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", s.fail("list jobs", err)
-	}
-	defer rows.Close()
-	var out []store.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, "", s.fail("list jobs", err)
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", s.fail("list jobs", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
-	return out, next, nil
+	return listPage(ctx, s, "list jobs", "SELECT "+jobListCols+" FROM jobs WHERE 1=1"+where, args,
+		f.PageLimit(), scanJob, func(j store.Job) string { return j.ID })
 }
 
 // JobQueueDepth counts jobs by kind and status; see store.JobStore.
