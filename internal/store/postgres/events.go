@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -246,27 +244,10 @@ func (s *Store) QueueDepth(ctx context.Context) (map[string]map[string]int, erro
 // filterWhere renders f as " AND …" conditions with numbered parameters
 // appended to args; withCursor adds After.
 func filterWhere(f store.Filter, withCursor bool, args *[]any) string {
-	var b strings.Builder
-	add := func(cond string, v any) {
-		*args = append(*args, v)
-		b.WriteString(" AND " + cond + " $" + strconv.Itoa(len(*args)))
-	}
-	if f.Source != "" {
-		add("source =", f.Source)
-	}
-	if f.Status != "" {
-		add("status =", f.Status)
-	}
-	if !f.Since.IsZero() {
-		add("received_at >=", f.Since)
-	}
-	if !f.Until.IsZero() {
-		add("received_at <", f.Until)
-	}
-	if withCursor && f.After != "" {
-		add("id <", f.After)
-	}
-	return b.String()
+	w := conds{args: args}
+	w.add(f.Source != "", "source =", f.Source)
+	w.common(f.Status, "received_at", f.Since, f.Until, withCursor, f.After)
+	return w.b.String()
 }
 
 func collectEvents(rows pgx.Rows) ([]store.Event, error) {

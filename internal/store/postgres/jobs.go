@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -334,33 +332,14 @@ func (s *Store) countBy(ctx context.Context, q string) (map[string]map[string]in
 	return out, err
 }
 
-// jobFilterWhere renders f as " AND …" conditions with numbered parameters
-// appended to args; withCursor adds After.
+// jobFilterWhere renders f as " AND …" conditions with numbered
+// parameters appended to args; withCursor adds After.
 func jobFilterWhere(f store.JobFilter, withCursor bool, args *[]any) string {
-	var b strings.Builder
-	add := func(cond string, v any) {
-		*args = append(*args, v)
-		b.WriteString(" AND " + cond + " $" + strconv.Itoa(len(*args)))
-	}
-	if f.Kind != "" {
-		add("kind =", f.Kind)
-	}
-	if f.Upstream != "" {
-		add("upstream =", f.Upstream)
-	}
-	if f.Status != "" {
-		add("status =", f.Status)
-	}
-	if !f.Since.IsZero() {
-		add("created_at >=", f.Since)
-	}
-	if !f.Until.IsZero() {
-		add("created_at <", f.Until)
-	}
-	if withCursor && f.After != "" {
-		add("id <", f.After)
-	}
-	return b.String()
+	w := conds{args: args}
+	w.add(f.Kind != "", "kind =", f.Kind)
+	w.add(f.Upstream != "", "upstream =", f.Upstream)
+	w.common(f.Status, "created_at", f.Since, f.Until, withCursor, f.After)
+	return w.b.String()
 }
 
 func collectJobs(rows pgx.Rows) ([]store.Job, error) {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -169,4 +170,29 @@ func (s *Store) release(ctx context.Context, op, table, owner string) error {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// conds renders filter conditions as " AND …" with numbered parameters
+// appended to args.
+type conds struct {
+	b    strings.Builder
+	args *[]any
+}
+
+// add renders cond against v when on.
+func (w *conds) add(on bool, cond string, v any) {
+	if !on {
+		return
+	}
+	*w.args = append(*w.args, v)
+	w.b.WriteString(" AND " + cond + " $" + strconv.Itoa(len(*w.args)))
+}
+
+// common renders what event and job filters share: the status, a range
+// on timeCol, and with withCursor the After cursor.
+func (w *conds) common(status, timeCol string, since, until time.Time, withCursor bool, after string) {
+	w.add(status != "", "status =", status)
+	w.add(!since.IsZero(), timeCol+" >=", since)
+	w.add(!until.IsZero(), timeCol+" <", until)
+	w.add(withCursor && after != "", "id <", after)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/fender-dev/fender/internal/store"
@@ -57,14 +56,9 @@ func (s *Store) Claim(ctx context.Context, sources []string, owner string, limit
 	if limit <= 0 || lease <= 0 {
 		return nil, nil
 	}
-	srcs := ""
-	if len(sources) > 0 {
-		b, _ := json.Marshal(sources)
-		srcs = string(b)
-	}
 	var out []store.Event
 	err := s.write(ctx, func(tx *wtx) error {
-		rows, err := tx.stmt(s.stmts.claim).Query(owner, micros(now.Add(lease)), micros(now), srcs, limit)
+		rows, err := tx.stmt(s.stmts.claim).Query(owner, micros(now.Add(lease)), micros(now), jsonList(sources), limit)
 		if err != nil {
 			return err
 		}
@@ -212,29 +206,10 @@ func (s *Store) QueueDepth(ctx context.Context) (map[string]map[string]int, erro
 
 // filterWhere renders f as " AND …" conditions; withCursor adds After.
 func filterWhere(f store.Filter, withCursor bool) (string, []any) {
-	var b strings.Builder
-	var args []any
-	if f.Source != "" {
-		b.WriteString(" AND source = ?")
-		args = append(args, f.Source)
-	}
-	if f.Status != "" {
-		b.WriteString(" AND status = ?")
-		args = append(args, f.Status)
-	}
-	if !f.Since.IsZero() {
-		b.WriteString(" AND received_at >= ?")
-		args = append(args, micros(f.Since))
-	}
-	if !f.Until.IsZero() {
-		b.WriteString(" AND received_at < ?")
-		args = append(args, micros(f.Until))
-	}
-	if withCursor && f.After != "" {
-		b.WriteString(" AND id < ?")
-		args = append(args, f.After)
-	}
-	return b.String(), args
+	var w conds
+	w.add(f.Source != "", "source =", f.Source)
+	w.common(f.Status, "received_at", f.Since, f.Until, withCursor, f.After)
+	return w.b.String(), w.args
 }
 
 type scanner interface{ Scan(dest ...any) error }

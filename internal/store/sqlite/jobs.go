@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/fender-dev/fender/internal/store"
@@ -245,31 +244,11 @@ func (s *Store) countBy(ctx context.Context, op, q string) (map[string]map[strin
 
 // jobFilterWhere renders f as " AND …" conditions; withCursor adds After.
 func jobFilterWhere(f store.JobFilter, withCursor bool) (string, []any) {
-	var b strings.Builder
-	var args []any
-	add := func(cond string, v any) {
-		b.WriteString(" AND " + cond + " ?")
-		args = append(args, v)
-	}
-	if f.Kind != "" {
-		add("kind =", f.Kind)
-	}
-	if f.Upstream != "" {
-		add("upstream =", f.Upstream)
-	}
-	if f.Status != "" {
-		add("status =", f.Status)
-	}
-	if !f.Since.IsZero() {
-		add("created_at >=", micros(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("created_at <", micros(f.Until))
-	}
-	if withCursor && f.After != "" {
-		add("id <", f.After)
-	}
-	return b.String(), args
+	var w conds
+	w.add(f.Kind != "", "kind =", f.Kind)
+	w.add(f.Upstream != "", "upstream =", f.Upstream)
+	w.common(f.Status, "created_at", f.Since, f.Until, withCursor, f.After)
+	return w.b.String(), w.args
 }
 
 func scanJob(r scanner) (store.Job, error) {

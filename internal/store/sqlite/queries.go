@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fender-dev/fender/internal/store"
@@ -168,4 +169,28 @@ func (s *Store) replayMatching(ctx context.Context, op, update string, now time.
 		return 0, s.fail(op, err)
 	}
 	return int(n), nil
+}
+
+// conds renders filter conditions as " AND …" with their arguments.
+type conds struct {
+	b    strings.Builder
+	args []any
+}
+
+// add renders cond against v when on.
+func (w *conds) add(on bool, cond string, v any) {
+	if !on {
+		return
+	}
+	w.b.WriteString(" AND " + cond + " ?")
+	w.args = append(w.args, v)
+}
+
+// common renders what event and job filters share: the status, a range
+// on timeCol, and with withCursor the After cursor.
+func (w *conds) common(status, timeCol string, since, until time.Time, withCursor bool, after string) {
+	w.add(status != "", "status =", status)
+	w.add(!since.IsZero(), timeCol+" >=", micros(since))
+	w.add(!until.IsZero(), timeCol+" <", micros(until))
+	w.add(withCursor && after != "", "id <", after)
 }
