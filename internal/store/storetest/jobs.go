@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,19 +62,13 @@ func getJob(t *testing.T, s store.Store, id string) (store.Job, []store.JobAttem
 	return j, as
 }
 
-func jobIDs(js []store.Job) []string {
-	out := make([]string, len(js))
-	for i, j := range js {
-		out[i] = j.ID
-	}
-	return out
-}
+func jobID(j store.Job) string { return j.ID }
+
+func jobIDs(js []store.Job) []string { return idsOf(js, jobID) }
 
 func wantJobs(t *testing.T, what string, got []store.Job, want ...string) {
 	t.Helper()
-	if g := jobIDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
-		t.Fatalf("%s: got %v, want %v", what, g, want)
-	}
+	wantIDsOf(t, what, got, jobID, want...)
 }
 
 func wantJobStatus(t *testing.T, s store.Store, id, status string) store.Job {
@@ -218,40 +210,16 @@ func testJobClaimersNeverShare(t *testing.T, s store.Store) {
 		enqueue(t, s, store.NewJob{CreatedAt: t0.Add(time.Duration(i) * time.Millisecond)})
 	}
 	now := t0.Add(time.Hour)
-	var mu sync.Mutex
-	owner := map[string]string{}
-	var wg sync.WaitGroup
-	for c := range claimers {
-		name := fmt.Sprintf("worker-%d", c)
-		wg.Go(func() {
-			for {
-				js, err := s.ClaimJobs(context.Background(), nil, nil, name, 7, time.Minute, now)
-				if err != nil {
-					t.Errorf("ClaimJobs: %v", err)
-					return
-				}
-				if len(js) == 0 {
-					return
-				}
-				for _, j := range js {
-					mu.Lock()
-					prev, dup := owner[j.ID]
-					owner[j.ID] = name
-					mu.Unlock()
-					if dup {
-						t.Errorf("job %s claimed by %s and %s", j.ID, prev, name)
-					}
-					if err := s.FinishJob(context.Background(), j.ID, name, store.JobAttempt{StartedAt: now},
-						store.JobOutcome{Status: store.JobSucceeded}, now); err != nil {
-						t.Errorf("FinishJob: %v", err)
-					}
-				}
-			}
+	n := claimConcurrently(t, claimers, "job", "ClaimJobs", "FinishJob",
+		func(ctx context.Context, owner string) ([]string, error) {
+			js, err := s.ClaimJobs(ctx, nil, nil, owner, 7, time.Minute, now)
+			return jobIDs(js), err
+		},
+		func(ctx context.Context, id, owner string) error {
+			return s.FinishJob(ctx, id, owner, store.JobAttempt{StartedAt: now}, store.JobOutcome{Status: store.JobSucceeded}, now)
 		})
-	}
-	wg.Wait()
-	if len(owner) != jobs {
-		t.Fatalf("claimed %d distinct jobs, want %d", len(owner), jobs)
+	if n != jobs {
+		t.Fatalf("claimed %d distinct jobs, want %d", n, jobs)
 	}
 	d, err := s.JobQueueDepth(context.Background())
 	if err != nil || d[store.JobRequest][store.JobSucceeded] != jobs || d[store.JobRequest][store.JobPending] != 0 {
@@ -445,29 +413,11 @@ func testJobListPagination(t *testing.T, s store.Store) {
 		for _, limit := range []int{1, 4, 100} {
 			f := f
 			f.Limit = limit
-			var got []string
-			for pages := 0; ; pages++ {
-				if pages > 30 {
-					t.Fatalf("filter %+v: pagination does not end", f)
-				}
-				js, next, err := s.ListJobs(ctx, f)
-				if err != nil {
-					t.Fatalf("ListJobs(%+v): %v", f, err)
-				}
-				if len(js) > limit {
-					t.Fatalf("page of %d jobs, limit %d", len(js), limit)
-				}
-				for _, j := range js {
-					if j.Body != nil {
-						t.Fatalf("ListJobs returned a body")
-					}
-					got = append(got, j.ID)
-				}
-				if next == "" {
-					break
-				}
-				f.After = next
-			}
+			got := pageAll(t, "ListJobs", "jobs", limit, func() any { return f },
+				func(after string) ([]store.Job, string, error) {
+					f.After = after
+					return s.ListJobs(ctx, f)
+				}, jobID, func(j store.Job) []byte { return j.Body })
 			if strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Fatalf("filter %+v limit %d:\n got %v\nwant %v", f, limit, got, want)
 			}

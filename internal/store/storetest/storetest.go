@@ -116,20 +116,13 @@ func finish(t *testing.T, s store.Store, id, owner string, out store.Outcome, no
 	}
 }
 
-func ids(es []store.Event) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.ID
-	}
-	return out
-}
+func eventID(e store.Event) string { return e.ID }
+
+func ids(es []store.Event) []string { return idsOf(es, eventID) }
 
 func wantIDs(t *testing.T, what string, got []store.Event, want ...string) {
 	t.Helper()
-	g := ids(got)
-	if strings.Join(g, ",") != strings.Join(want, ",") {
-		t.Fatalf("%s: got %v, want %v", what, g, want)
-	}
+	wantIDsOf(t, what, got, eventID, want...)
 }
 
 func wantStatus(t *testing.T, s store.Store, id, status string) store.Event {
@@ -398,40 +391,16 @@ func testClaimersNeverShare(t *testing.T, s store.Store) {
 		ingest(t, s, store.NewEvent{EventID: fmt.Sprintf("e%d", i), ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond)})
 	}
 	now := t0.Add(time.Hour)
-	var mu sync.Mutex
-	owner := map[string]string{}
-	var wg sync.WaitGroup
-	for c := range claimers {
-		name := fmt.Sprintf("worker-%d", c)
-		wg.Go(func() {
-			for {
-				es, err := s.Claim(context.Background(), nil, name, 7, time.Minute, now)
-				if err != nil {
-					t.Errorf("Claim: %v", err)
-					return
-				}
-				if len(es) == 0 {
-					return
-				}
-				for _, e := range es {
-					mu.Lock()
-					prev, dup := owner[e.ID]
-					owner[e.ID] = name
-					mu.Unlock()
-					if dup {
-						t.Errorf("event %s claimed by %s and %s", e.ID, prev, name)
-					}
-					if err := s.Finish(context.Background(), e.ID, name, store.Attempt{StartedAt: now},
-						store.Outcome{Status: store.StatusDelivered}, now); err != nil {
-						t.Errorf("Finish: %v", err)
-					}
-				}
-			}
+	n := claimConcurrently(t, claimers, "event", "Claim", "Finish",
+		func(ctx context.Context, owner string) ([]string, error) {
+			es, err := s.Claim(ctx, nil, owner, 7, time.Minute, now)
+			return ids(es), err
+		},
+		func(ctx context.Context, id, owner string) error {
+			return s.Finish(ctx, id, owner, store.Attempt{StartedAt: now}, store.Outcome{Status: store.StatusDelivered}, now)
 		})
-	}
-	wg.Wait()
-	if len(owner) != events {
-		t.Fatalf("claimed %d distinct events, want %d", len(owner), events)
+	if n != events {
+		t.Fatalf("claimed %d distinct events, want %d", n, events)
 	}
 	depth, err := s.QueueDepth(context.Background())
 	if err != nil || depth["src"][store.StatusDelivered] != events || depth["src"][store.StatusPending] != 0 {
@@ -687,29 +656,11 @@ func testListPagination(t *testing.T, s store.Store) {
 		for _, limit := range []int{1, 4, 5, 100} {
 			f := f
 			f.Limit = limit
-			var got []string
-			for pages := 0; ; pages++ {
-				if pages > 30 {
-					t.Fatalf("filter %+v: pagination does not end", f)
-				}
-				es, next, err := s.ListEvents(ctx, f)
-				if err != nil {
-					t.Fatalf("ListEvents(%+v): %v", f, err)
-				}
-				if len(es) > limit {
-					t.Fatalf("page of %d events, limit %d", len(es), limit)
-				}
-				for _, e := range es {
-					if e.Body != nil {
-						t.Fatalf("ListEvents returned a body")
-					}
-					got = append(got, e.ID)
-				}
-				if next == "" {
-					break
-				}
-				f.After = next
-			}
+			got := pageAll(t, "ListEvents", "events", limit, func() any { return f },
+				func(after string) ([]store.Event, string, error) {
+					f.After = after
+					return s.ListEvents(ctx, f)
+				}, eventID, func(e store.Event) []byte { return e.Body })
 			if strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Fatalf("filter %+v limit %d:\n got %v\nwant %v", f, limit, got, want)
 			}
