@@ -56,6 +56,9 @@ func (s *Store) Claim(ctx context.Context, sources []string, owner string, limit
 	if limit <= 0 || lease <= 0 {
 		return nil, nil
 	}
+	if due, err := s.anyDue(ctx, anyDueEvents, micros(now), jsonList(sources)); err == nil && !due {
+		return nil, nil // nothing to claim: spare the writer an empty transaction
+	}
 	var out []store.Event
 	err := s.write(ctx, func(tx *wtx) error {
 		rows, err := tx.stmt(s.stmts.claim).Query(owner, micros(now.Add(lease)), micros(now), jsonList(sources), limit)
@@ -252,3 +255,26 @@ func encodeHeaders(h map[string]string) (string, error) {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Read-only checks that a claim would find something. Idle workers poll
+// several times a second; without the check each poll is a write
+// transaction queued behind ingests.
+const (
+	anyDueEvents = `SELECT EXISTS (SELECT 1 FROM events
+		WHERE status = 'pending' AND next_at <= ?1
+		  AND (lease_until IS NULL OR lease_until <= ?1)
+		  AND (?2 = '' OR source IN (SELECT value FROM json_each(?2))))`
+	anyDueJobs = `SELECT EXISTS (SELECT 1 FROM jobs
+		WHERE status = 'pending' AND next_at <= ?1
+		  AND (lease_until IS NULL OR lease_until <= ?1)
+		  AND (?2 = '' OR kind IN (SELECT value FROM json_each(?2)))
+		  AND (?3 = '' OR upstream IN (SELECT value FROM json_each(?3))))`
+)
+
+// anyDue runs one of the checks on the read pool. On error the caller
+// claims anyway: the check only saves work, it never decides.
+func (s *Store) anyDue(ctx context.Context, query string, args ...any) (bool, error) {
+	var due bool
+	err := s.rdb.QueryRowContext(ctx, query, args...).Scan(&due)
+	return due, err
+}

@@ -56,6 +56,9 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds, upstreams []string, owner 
 	if limit <= 0 || lease <= 0 {
 		return nil, nil
 	}
+	if due, err := s.anyDue(ctx, anyDueJobs, micros(now), jsonList(kinds), jsonList(upstreams)); err == nil && !due {
+		return nil, nil // nothing to claim: spare the writer an empty transaction
+	}
 	var out []store.Job
 	err := s.write(ctx, func(tx *wtx) error {
 		rows, err := tx.stmt(s.stmts.claimJobs).Query(owner, micros(now.Add(lease)), micros(now),
