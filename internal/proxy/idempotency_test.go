@@ -269,3 +269,30 @@ func TestIdempotencyKeyRequired(t *testing.T) {
 		t.Errorf("upstream called %d times, want 2", up.calls.Load())
 	}
 }
+
+// TestStoreDownRefusesKeyedAndAsync: when the store cannot be reached, a
+// keyed or async request is refused with 503 store_unavailable and never
+// reaches the upstream; plain requests still go through.
+func TestStoreDownRefusesKeyedAndAsync(t *testing.T) {
+	up := &chargeUpstream{}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	h := newStoreHarness(t, map[string]*config.Upstream{"pay": upstreamCfg(srv.URL)}, "")
+	h.st.Close()
+	url := h.srv.URL + "/pay/v1/charges"
+	for name, hdr := range map[string]map[string]string{
+		"keyed": {"Idempotency-Key": "k-down"},
+		"async": {"Prefer": "respond-async"},
+	} {
+		resp, body := post(t, url, "a=1", hdr)
+		if resp.StatusCode != 503 || resp.Header.Get(HeaderError) != string(CategoryStoreUnavailable) || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s with the store down: %d %v %s", name, resp.StatusCode, resp.Header, body)
+		}
+	}
+	if up.calls.Load() != 0 {
+		t.Errorf("the upstream was called %d times while the store was down", up.calls.Load())
+	}
+	if resp, _ := post(t, url, "a=1", nil); resp.StatusCode != 201 {
+		t.Errorf("a plain POST with the store down: %d, want it to pass", resp.StatusCode)
+	}
+}
