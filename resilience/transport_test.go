@@ -311,8 +311,10 @@ func TestHangingUpstreamTimesOutWithinDeadline(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Category != CategoryTimeout {
 		t.Fatalf("err = %v, want timeout", err)
 	}
-	if took > 300*time.Millisecond {
-		t.Errorf("took %v, past the 250ms total deadline", took)
+	// The deadline is 250ms; a loaded CI machine may add scheduling delay,
+	// but never another attempt's worth.
+	if took > 450*time.Millisecond {
+		t.Errorf("took %v, well past the 250ms total deadline", took)
 	}
 	if rep.Attempts < 2 {
 		t.Errorf("attempts = %d: the attempt timeout should have allowed a retry", rep.Attempts)
@@ -372,7 +374,7 @@ func TestConcurrencyLimitFailsFast(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Category != CategoryConcurrencyLimited {
 		t.Fatalf("err = %v, want concurrency_limited", err)
 	}
-	if time.Since(start) > 50*time.Millisecond {
+	if time.Since(start) > 200*time.Millisecond { // the held calls wait indefinitely
 		t.Errorf("a full bulkhead must fail fast, took %v", time.Since(start))
 	}
 	close(release)

