@@ -365,8 +365,10 @@ func TestConcurrencyLimitFailsFast(t *testing.T) {
 			}
 		}()
 	}
-	for tr.InFlight() < 2 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); tr.InFlight() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two held calls never got in flight")
+		}
 	}
 	start := time.Now()
 	_, _, err := do(t, tr, "GET", srv.URL, nil, nil)

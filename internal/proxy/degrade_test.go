@@ -186,6 +186,7 @@ func TestOverloadShedsNonCriticalFirst(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	hold := func(n int) {
+		want := h.proxy.inFlight.Load() + int64(n) // before any of them can start
 		for range n {
 			wg.Add(1)
 			go func() {
@@ -195,10 +196,7 @@ func TestOverloadShedsNonCriticalFirst(t *testing.T) {
 				}
 			}()
 		}
-		want := h.proxy.inFlight.Load() + int64(n)
-		for h.proxy.inFlight.Load() < want {
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(t, func() bool { return h.proxy.inFlight.Load() >= want }, "calls in flight")
 	}
 	hold(6)
 	resp, body := h.do(t, "GET", "/recs/x", nil, nil)

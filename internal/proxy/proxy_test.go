@@ -361,9 +361,7 @@ func TestConcurrencyLimitedProblem(t *testing.T) {
 		}
 	}()
 	rt, _ := h.proxy.Upstream("api")
-	for rt.InFlight() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, func() bool { return rt.InFlight() >= 1 }, "the slow call in flight")
 	resp, body := h.do(t, "GET", "/api/x", nil, nil)
 	p := decodeProblem(t, resp, body)
 	if resp.StatusCode != 503 || p.Category != "concurrency_limited" {
@@ -560,5 +558,18 @@ func TestBodyStallCutByDeadline(t *testing.T) {
 	logs := h.logs.String()
 	if !strings.Contains(logs, `"body_error"`) || !strings.Contains(logs, `"level":"WARN"`) {
 		t.Errorf("the log does not report the cut body: %s", logs)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10s instead of
+// hanging it.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

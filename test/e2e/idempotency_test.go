@@ -166,8 +166,10 @@ func TestKillDuringKeyedPOST(t *testing.T) {
 		return resp, string(b)
 	}
 	go send()
-	for calls.Load() == 0 {
-		time.Sleep(5 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); calls.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the keyed POST never reached the upstream")
+		}
 	}
 	killedAt := time.Now()
 	f.cmd.Process.Kill()
