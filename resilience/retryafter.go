@@ -36,16 +36,12 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// retryAfterSeconds formats d for a Retry-After header, rounded up to a
-// whole second and at least 1.
-func retryAfterSeconds(d time.Duration) string {
+// RetryAfterHeader formats d as a Retry-After value in whole seconds,
+// rounded up, at least 1.
+func RetryAfterHeader(d time.Duration) string {
 	s := int64((d + time.Second - 1) / time.Second)
 	if s < 1 {
 		s = 1
 	}
 	return strconv.FormatInt(s, 10)
 }
-
-// RetryAfterHeader formats d as a Retry-After value in whole seconds
-// (rounded up, at least 1).
-func RetryAfterHeader(d time.Duration) string { return retryAfterSeconds(d) }

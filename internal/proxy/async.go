@@ -247,9 +247,7 @@ func (p *Proxy) Execute(ctx context.Context, upstream, method, pathQuery string,
 		h[k] = v
 	}
 	removeHopHeaders(h)
-	for _, kv := range u.headers {
-		h[kv[0]] = []string{kv[1]}
-	}
+	u.inject(h)
 	req := (&http.Request{
 		Method: method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Host: target.Host, ContentLength: int64(len(body)),
@@ -258,14 +256,7 @@ func (p *Proxy) Execute(ctx context.Context, upstream, method, pathQuery string,
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	start := time.Now()
-	r, err := u.rt.Do(req, &rep)
-	for _, o := range rep.Outcomes {
-		if c := u.attempts[o]; c != nil {
-			c.Inc()
-		}
-	}
-	u.duration.Observe(time.Since(start).Seconds())
+	r, err := u.do(req, &rep, time.Now())
 	if c := u.requests[rep.Category]; c != nil {
 		c.Inc()
 	}

@@ -42,7 +42,7 @@ type Options struct {
 	Metrics *telemetry.Metrics
 	Tracing *telemetry.Tracing
 	// Base, when set, replaces every upstream's default http.Transport
-	// (tests use it to reach toxiproxy or count connections).
+	// (benchmarks use it to answer without a network).
 	Base http.RoundTripper
 	// Idempotency records keys (nil: keys are forwarded, not enforced).
 	Idempotency store.IdempotencyStore
@@ -313,9 +313,7 @@ type exchange struct {
 // configured headers injected.
 func (x *exchange) send() (*http.Response, *resilience.Report, error) {
 	r, u := x.r, x.u
-	for _, kv := range u.headers {
-		r.Header[kv[0]] = []string{kv[1]}
-	}
+	u.inject(r.Header)
 	if x.idemKey != "" && r.Header.Get(resilience.IdempotencyKeyHeader) == "" {
 		// A key derived from the body still reaches the provider, which
 		// deduplicates on it too.
@@ -340,16 +338,31 @@ func (x *exchange) send() (*http.Response, *resilience.Report, error) {
 		out.Body = nil
 	}
 	rep := new(resilience.Report)
-	resp, err := u.rt.Do(out, rep)
+	resp, err := u.do(out, rep, x.rec.start)
 	x.rec.attempts = rep.Attempts
 	x.rec.timing = rep.Timing
+	return resp, rep, err
+}
+
+// inject sets the upstream's configured headers on h.
+func (u *upstream) inject(h http.Header) {
+	for _, kv := range u.headers {
+		h[kv[0]] = []string{kv[1]}
+	}
+}
+
+// do runs req through the upstream's policy chain and records its
+// attempts and duration (since start) in the metrics. Live calls and async
+// jobs both go through it.
+func (u *upstream) do(req *http.Request, rep *resilience.Report, start time.Time) (*http.Response, error) {
+	resp, err := u.rt.Do(req, rep)
 	for _, o := range rep.Outcomes {
 		if c := u.attempts[o]; c != nil {
 			c.Inc()
 		}
 	}
-	u.duration.Observe(time.Since(x.rec.start).Seconds())
-	return resp, rep, err
+	u.duration.Observe(time.Since(start).Seconds())
+	return resp, err
 }
 
 // forward sends the request and answers with the upstream's response or,
